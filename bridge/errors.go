@@ -1,0 +1,98 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, snake_case error code that clients may branch on. The
+// HTTP layer maps each code to a status in one table.
+type Code string
+
+// Codes for refusals. They are part of the public API: never rename one.
+const (
+	// Token presence and shape.
+	CodeMissingToken   Code = "missing_token"
+	CodeMalformedToken Code = "malformed_token"
+	CodeTokenTooLarge  Code = "token_too_large"
+
+	// Token verification.
+	CodeUnsupportedAlgorithm Code = "unsupported_algorithm"
+	CodeUnsupportedHeader    Code = "unsupported_header"
+	CodeUnknownKey           Code = "unknown_key"
+	CodeInvalidSignature     Code = "invalid_signature"
+	CodeTokenExpired         Code = "token_expired"
+	CodeTokenNotYetValid     Code = "token_not_yet_valid"
+	CodeMissingExpiry        Code = "missing_expiry"
+	CodeInvalidClaims        Code = "invalid_claims"
+	CodeWrongProject         Code = "wrong_project"
+	CodeNotSessionToken      Code = "not_session_token"
+	CodeMissingUserID        Code = "missing_user_id"
+
+	// Mapping.
+	CodeUIDTooLong        Code = "uid_too_long"
+	CodeUIDUnavailable    Code = "uid_unavailable"
+	CodeClaimsTooLarge    Code = "claims_too_large"
+	CodeEmailNotVerified  Code = "email_not_verified"
+	CodeAmbiguousAccount  Code = "ambiguous_account"
+	CodeTenantNotMapped   Code = "tenant_not_mapped"
+	CodePolicyDenied      Code = "policy_denied"
+	CodeUserDisabled      Code = "user_disabled"
+
+	// Request shape.
+	CodeBadRequest           Code = "bad_request"
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeRequestTooLarge      Code = "request_too_large"
+	CodeMethodNotAllowed     Code = "method_not_allowed"
+	CodeNotFound             Code = "not_found"
+	CodeRateLimited          Code = "rate_limited"
+	CodeUnauthorized         Code = "unauthorized"
+
+	// Our side or upstream.
+	CodeKeysUnavailable Code = "keys_unavailable"
+	CodeSigningFailed   Code = "signing_failed"
+	CodeUpstream        Code = "upstream_error"
+	CodeInternal        Code = "internal_error"
+)
+
+// Error is a refusal or failure with a stable code. Detail is for logs only
+// and must never contain a token, key or secret; clients see the code and a
+// constant message chosen by the HTTP layer.
+type Error struct {
+	Code   Code
+	Detail string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Detail != "" && e.Err != nil:
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Detail, e.Err)
+	case e.Detail != "":
+		return fmt.Sprintf("%s: %s", e.Code, e.Detail)
+	case e.Err != nil:
+		return fmt.Sprintf("%s: %v", e.Code, e.Err)
+	}
+	return string(e.Code)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error with a formatted log detail.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Wrap builds an *Error around a cause.
+func Wrap(code Code, err error, detail string) *Error {
+	return &Error{Code: code, Detail: detail, Err: err}
+}
+
+// CodeOf returns the code of err, or CodeInternal when err carries none.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

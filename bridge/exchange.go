@@ -1,0 +1,74 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Verifier turns a raw Descope session JWT into a verified Session. It must
+// refuse anything it cannot fully verify with an *Error carrying a Code.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*Session, error)
+}
+
+// Minter signs Firebase custom tokens.
+type Minter interface {
+	Mint(ctx context.Context, id Identity) (*CustomToken, error)
+}
+
+// Identity is what a session maps to on the Firebase side.
+type Identity struct {
+	// UID is the Firebase user ID, 1 to 128 bytes.
+	UID string
+	// Claims are the developer claims placed in the custom token.
+	Claims map[string]any
+	// TenantID is the Identity Platform tenant, or "" for the project.
+	TenantID string
+}
+
+// CustomToken is a signed Firebase custom token.
+type CustomToken struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Result is what an exchange returns to its caller.
+type Result struct {
+	Token     string
+	UID       string
+	ExpiresAt time.Time
+}
+
+// Exchanger is the use case: verify, map, mint.
+type Exchanger struct {
+	Verifier Verifier
+	Mapping  *Mapping
+	Minter   Minter
+}
+
+// Exchange verifies a Descope session JWT and returns a Firebase custom token
+// for the identity it maps to.
+func (x *Exchanger) Exchange(ctx context.Context, token string) (*Result, error) {
+	if token == "" {
+		return nil, Errorf(CodeMissingToken, "no session token")
+	}
+	s, err := x.Verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return x.ExchangeSession(ctx, s)
+}
+
+// ExchangeSession maps an already verified session and mints its token. The
+// webhook connector uses it with sessions built from Descope's own calls.
+func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+	id, err := x.Mapping.Map(s)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := x.Minter.Mint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Token: ct.Token, UID: id.UID, ExpiresAt: ct.ExpiresAt}, nil
+}

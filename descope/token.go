@@ -1,0 +1,178 @@
+package descope
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// MaxTokenBytes bounds a session JWT. Descope's are a few KB even with large
+// JWT templates; anything bigger is refused before any decoding.
+const MaxTokenBytes = 16 << 10
+
+// rawToken is a JWT split and decoded but not yet trusted.
+type rawToken struct {
+	kid    string
+	claims map[string]any
+}
+
+// parseToken checks the JWT's shape and header and decodes its payload. It
+// refuses every header Descope never sends and this service never honours:
+// any alg but RS256, crit, and the key-carrying jku, x5u, jwk and x5c (a token
+// must never tell us where to find the key that verifies it).
+func parseToken(token string) (*rawToken, error) {
+	if token == "" {
+		return nil, bridge.Errorf(bridge.CodeMissingToken, "empty token")
+	}
+	if len(token) > MaxTokenBytes {
+		return nil, bridge.Errorf(bridge.CodeTokenTooLarge, "token is %d bytes", len(token))
+	}
+	h, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "not three dot-separated parts")
+	}
+	p, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(sig, ".") {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "not three dot-separated parts")
+	}
+	if h == "" || p == "" {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "empty header or payload")
+	}
+
+	hb, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "header is not base64url")
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &hdr); err != nil || hdr == nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "header is not a JSON object")
+	}
+	var alg string
+	if err := json.Unmarshal(hdr["alg"], &alg); err != nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "header alg is not a string")
+	}
+	if alg != "RS256" {
+		return nil, bridge.Errorf(bridge.CodeUnsupportedAlgorithm, "header alg %q", truncate(alg, 16))
+	}
+	for _, name := range []string{"crit", "jku", "x5u", "jwk", "x5c"} {
+		if _, present := hdr[name]; present {
+			return nil, bridge.Errorf(bridge.CodeUnsupportedHeader, "header %q is not accepted", name)
+		}
+	}
+	var kid string
+	if raw, present := hdr["kid"]; present {
+		if err := json.Unmarshal(raw, &kid); err != nil {
+			return nil, bridge.Errorf(bridge.CodeMalformedToken, "header kid is not a string")
+		}
+	}
+	if !validKID(kid) {
+		return nil, bridge.Errorf(bridge.CodeUnknownKey, "kid missing or malformed")
+	}
+	if sig == "" {
+		return nil, bridge.Errorf(bridge.CodeInvalidSignature, "signature is empty")
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(sig); err != nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "signature is not base64url")
+	}
+
+	pb, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload is not base64url")
+	}
+	dec := json.NewDecoder(bytes.NewReader(pb))
+	dec.UseNumber()
+	var claims map[string]any
+	if err := dec.Decode(&claims); err != nil || claims == nil {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload is not a JSON object")
+	}
+	if dec.More() {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload has trailing data")
+	}
+	return &rawToken{kid: kid, claims: claims}, nil
+}
+
+// timeClaims are the token's exp, nbf and iat; exp is required.
+type timeClaims struct {
+	exp, nbf, iat time.Time
+	hasNBF        bool
+	hasIAT        bool
+}
+
+// readTimes checks the time claims' types: integers of seconds, exp present.
+func readTimes(claims map[string]any) (timeClaims, error) {
+	var tc timeClaims
+	exp, present, ok := numericDate(claims, "exp")
+	if !present {
+		return tc, bridge.Errorf(bridge.CodeMissingExpiry, "token has no exp")
+	}
+	if !ok {
+		return tc, bridge.Errorf(bridge.CodeInvalidClaims, "exp is not an integer NumericDate")
+	}
+	tc.exp = exp
+	if tc.nbf, tc.hasNBF, ok = numericDate(claims, "nbf"); tc.hasNBF && !ok {
+		return tc, bridge.Errorf(bridge.CodeInvalidClaims, "nbf is not an integer NumericDate")
+	}
+	if tc.iat, tc.hasIAT, ok = numericDate(claims, "iat"); tc.hasIAT && !ok {
+		return tc, bridge.Errorf(bridge.CodeInvalidClaims, "iat is not an integer NumericDate")
+	}
+	return tc, nil
+}
+
+// check refuses a token outside its validity window, allowing leeway for
+// clock skew in each direction.
+func (tc timeClaims) check(now time.Time, leeway time.Duration) error {
+	if !now.Before(tc.exp.Add(leeway)) {
+		return bridge.Errorf(bridge.CodeTokenExpired, "expired %s ago", now.Sub(tc.exp).Round(time.Second))
+	}
+	if tc.hasNBF && tc.nbf.After(now.Add(leeway)) {
+		return bridge.Errorf(bridge.CodeTokenNotYetValid, "nbf is %s ahead", tc.nbf.Sub(now).Round(time.Second))
+	}
+	if tc.hasIAT && tc.iat.After(now.Add(leeway)) {
+		return bridge.Errorf(bridge.CodeTokenNotYetValid, "iat is %s ahead", tc.iat.Sub(now).Round(time.Second))
+	}
+	return nil
+}
+
+// numericDate reads an integer NumericDate. present is false when the claim
+// is absent; ok is false when it is present but not a sane integer.
+func numericDate(claims map[string]any, name string) (t time.Time, present, ok bool) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, false, false
+	}
+	n, isNum := v.(json.Number)
+	if !isNum {
+		return time.Time{}, true, false
+	}
+	i, err := n.Int64()
+	if err != nil || i < 0 || i > 1<<40 {
+		return time.Time{}, true, false
+	}
+	return time.Unix(i, 0), true, true
+}
+
+// issuerMatches accepts the bare project ID or a URL whose last path segment
+// is the project ID (Descope's custom-domain form).
+func issuerMatches(iss, projectID string) bool {
+	if iss == projectID {
+		return true
+	}
+	u, err := url.Parse(iss)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return false
+	}
+	return path.Base(u.Path) == projectID && strings.HasSuffix(u.Path, "/"+projectID)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -1,0 +1,192 @@
+package descope
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/descope/go-sdk/descope/client"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// Verifier checks Descope session JWTs. Signature and the SDK's own checks
+// run in the Descope SDK; everything the SDK does not check runs here.
+type Verifier struct {
+	projectID string
+	keys      *KeySource
+	sdk       *client.DescopeClient
+	leeway    time.Duration
+	now       func() time.Time
+}
+
+var _ bridge.Verifier = (*Verifier)(nil)
+
+// VerifierConfig configures a Verifier.
+type VerifierConfig struct {
+	ProjectID string
+	BaseURL   string
+	// ManagementKey enables management-API look-ups; optional.
+	ManagementKey string
+	Keys          *KeySource
+	// Leeway allows for clock skew on exp, nbf and iat. The SDK applies a
+	// fixed 5s of its own, so a larger leeway cannot widen acceptance.
+	Leeway time.Duration
+	// HTTPClient carries management-API calls. Default: 10s timeout.
+	HTTPClient *http.Client
+}
+
+// NewVerifier builds a Verifier around the Descope SDK. The SDK's key fetches
+// are answered from keys, so the SDK never fetches keys on its own.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Keys == nil {
+		return nil, errors.New("descope verifier needs a key source")
+	}
+	sdk, err := newSDK(cfg.ProjectID, cfg.BaseURL, cfg.ManagementKey, cfg.Keys, cfg.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{
+		projectID: cfg.ProjectID,
+		keys:      cfg.Keys,
+		sdk:       sdk,
+		leeway:    cfg.Leeway,
+		now:       time.Now,
+	}, nil
+}
+
+// SDK returns the underlying Descope client, for management-API adapters.
+func (v *Verifier) SDK() *client.DescopeClient { return v.sdk }
+
+// Verify returns the session a Descope session JWT proves, or a *bridge.Error.
+func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, error) {
+	raw, err := parseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	times, err := readTimes(raw.claims)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := v.keys.Key(ctx, raw.kid); err != nil {
+		if errors.Is(err, ErrNoKeys) {
+			return nil, bridge.Wrap(bridge.CodeKeysUnavailable, err, "verifying session")
+		}
+		return nil, bridge.Errorf(bridge.CodeUnknownKey, "kid not in key set")
+	}
+	// The SDK verifies the signature against the key set KeySource holds.
+	// Its claims are returned even on failure; they are never used here.
+	if _, _, err := v.sdk.Auth.ValidateSessionWithToken(ctx, token); err != nil {
+		if terr := times.check(v.now(), v.leeway); terr != nil {
+			return nil, terr
+		}
+		return nil, bridge.Wrap(bridge.CodeInvalidSignature, err, "descope sdk refused the token")
+	}
+	// From here on the payload is authentic.
+	if err := times.check(v.now(), v.leeway); err != nil {
+		return nil, err
+	}
+	return sessionFromClaims(raw.claims, times, v.projectID)
+}
+
+// sessionFromClaims applies the claim rules the SDK leaves to its caller and
+// builds the Session. claims must come from a verified token.
+func sessionFromClaims(claims map[string]any, times timeClaims, projectID string) (*bridge.Session, error) {
+	iss, _ := claims["iss"].(string)
+	if !issuerMatches(iss, projectID) {
+		return nil, bridge.Errorf(bridge.CodeWrongProject, "iss %q is not project %q", truncate(iss, 80), projectID)
+	}
+	if drn, _ := claims["drn"].(string); drn != "DS" {
+		return nil, bridge.Errorf(bridge.CodeNotSessionToken, "drn %q is not a session token", truncate(drn, 8))
+	}
+	uid, _ := claims["dsub"].(string)
+	if uid == "" {
+		uid, _ = claims["sub"].(string)
+	}
+	if uid == "" {
+		return nil, bridge.Errorf(bridge.CodeMissingUserID, "no dsub or sub")
+	}
+	s := &bridge.Session{
+		UserID:    uid,
+		ProjectID: projectID,
+		ExpiresAt: times.exp,
+		IssuedAt:  times.iat,
+		AuthTime:  times.iat,
+		Claims:    claims,
+	}
+	if at, present, ok := numericDate(claims, "auth_time"); present && ok {
+		s.AuthTime = at
+	}
+	var err error
+	if s.Roles, err = stringList(claims, "roles"); err != nil {
+		return nil, err
+	}
+	if s.Permissions, err = stringList(claims, "permissions"); err != nil {
+		return nil, err
+	}
+	if s.AMR, err = stringList(claims, "amr"); err != nil {
+		return nil, err
+	}
+	if s.LoginIDs, err = stringList(claims, "loginIds"); err != nil {
+		return nil, err
+	}
+	s.CurrentTenant, _ = claims["dct"].(string)
+	s.Email, _ = claims["email"].(string)
+	s.EmailVerified, _ = claims["email_verified"].(bool)
+	if s.Tenants, err = tenants(claims); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// stringList reads an optional array-of-strings claim.
+func stringList(claims map[string]any, name string) ([]string, error) {
+	v, present := claims[name]
+	if !present || v == nil {
+		return nil, nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, bridge.Errorf(bridge.CodeInvalidClaims, "%s is not an array", name)
+	}
+	out := make([]string, 0, len(arr))
+	for _, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			return nil, bridge.Errorf(bridge.CodeInvalidClaims, "%s holds a non-string", name)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// tenants reads Descope's tenants claim: {tenantID: {roles, permissions}}.
+func tenants(claims map[string]any) (map[string]bridge.TenantAccess, error) {
+	v, present := claims["tenants"]
+	if !present || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, bridge.Errorf(bridge.CodeInvalidClaims, "tenants is not an object")
+	}
+	out := make(map[string]bridge.TenantAccess, len(m))
+	for id, tv := range m {
+		tm, ok := tv.(map[string]any)
+		if !ok {
+			return nil, bridge.Errorf(bridge.CodeInvalidClaims, "tenant entry is not an object")
+		}
+		var ta bridge.TenantAccess
+		var err error
+		if ta.Roles, err = stringList(tm, "roles"); err != nil {
+			return nil, err
+		}
+		if ta.Permissions, err = stringList(tm, "permissions"); err != nil {
+			return nil, err
+		}
+		out[id] = ta
+	}
+	return out, nil
+}
+
