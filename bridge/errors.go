@@ -30,14 +30,14 @@ const (
 	CodeMissingUserID        Code = "missing_user_id"
 
 	// Mapping.
-	CodeUIDTooLong        Code = "uid_too_long"
-	CodeUIDUnavailable    Code = "uid_unavailable"
-	CodeClaimsTooLarge    Code = "claims_too_large"
-	CodeEmailNotVerified  Code = "email_not_verified"
-	CodeAmbiguousAccount  Code = "ambiguous_account"
-	CodeTenantNotMapped   Code = "tenant_not_mapped"
-	CodePolicyDenied      Code = "policy_denied"
-	CodeUserDisabled      Code = "user_disabled"
+	CodeUIDTooLong       Code = "uid_too_long"
+	CodeUIDUnavailable   Code = "uid_unavailable"
+	CodeClaimsTooLarge   Code = "claims_too_large"
+	CodeEmailNotVerified Code = "email_not_verified"
+	CodeAmbiguousAccount Code = "ambiguous_account"
+	CodeTenantNotMapped  Code = "tenant_not_mapped"
+	CodePolicyDenied     Code = "policy_denied"
+	CodeUserDisabled     Code = "user_disabled"
 
 	// Request shape.
 	CodeBadRequest           Code = "bad_request"

@@ -23,8 +23,8 @@ func newSDK(projectID, baseURL, managementKey string, keys *KeySource, hc *http.
 		ProjectID:      projectID,
 		DescopeBaseURL: strings.TrimRight(baseURL, "/"),
 		ManagementKey:  managementKey,
-		DefaultClient: &sdkTransport{keys: keys, keysPath: "/v2/keys/" + projectID, next: hc},
-		LogLevel:      logger.LogNone,
+		DefaultClient:  &sdkTransport{keys: keys, keysPath: "/v2/keys/" + projectID, next: hc},
+		LogLevel:       logger.LogNone,
 	})
 }
 

@@ -189,4 +189,3 @@ func tenants(claims map[string]any) (map[string]bridge.TenantAccess, error) {
 	}
 	return out, nil
 }
-
