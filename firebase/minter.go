@@ -142,3 +142,12 @@ func classifyMintError(err error) error {
 }
 
 var errNoExp = errors.New("custom token has no exp")
+
+// SelfTest proves the signer works by minting one token for a probe UID. On
+// keyless setups this is one IAM signBlob call, made once at start-up.
+func (c *Client) SelfTest(ctx context.Context) error {
+	if _, err := c.auth.CustomToken(ctx, "dfbridge-readiness-probe"); err != nil {
+		return fmt.Errorf("minting a probe token: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every setting of the service. Names follow the ecosystem's own
+// variables where they exist.
+type Config struct {
+	// Port to listen on (Cloud Run sets it).
+	Port int `envconfig:"PORT" default:"8080"`
+	// ListenHost to bind; empty means all interfaces.
+	ListenHost string `envconfig:"LISTEN_HOST" default:""`
+
+	// DescopeProjectID is the Descope project whose sessions are accepted.
+	DescopeProjectID string `envconfig:"DESCOPE_PROJECT_ID" required:"true"`
+	// DescopeBaseURL is Descope's API; point it at the local stand-in in dev.
+	DescopeBaseURL string `envconfig:"DESCOPE_BASE_URL" default:"https://api.descope.com"`
+	// DescopeManagementKey enables management-API look-ups (migration by
+	// email, lifecycle sync). Optional.
+	DescopeManagementKey string `envconfig:"DESCOPE_MANAGEMENT_KEY"`
+	// KeysRefreshInterval is how often Descope's key set is refreshed.
+	KeysRefreshInterval time.Duration `envconfig:"DESCOPE_KEYS_REFRESH_INTERVAL" default:"10m"`
+	// KeysUnknownKIDCooldown is the least time between fetches caused by
+	// tokens with an unknown kid.
+	KeysUnknownKIDCooldown time.Duration `envconfig:"DESCOPE_KEYS_UNKNOWN_KID_COOLDOWN" default:"30s"`
+	// KeysMaxStale is how long the last good key set serves while Descope's
+	// key endpoint fails.
+	KeysMaxStale time.Duration `envconfig:"DESCOPE_KEYS_MAX_STALE" default:"24h"`
+	// TokenLeeway allows clock skew on exp/nbf/iat (at most 5s, the SDK's own).
+	TokenLeeway time.Duration `envconfig:"TOKEN_LEEWAY" default:"5s"`
+
+	// FirebaseProjectID is the Firebase project. Read from the key when a
+	// key is given; required for the emulator and keyless signing.
+	FirebaseProjectID string `envconfig:"FIREBASE_PROJECT_ID"`
+	// GoogleApplicationCredentials is a service-account key file path.
+	GoogleApplicationCredentials string `envconfig:"GOOGLE_APPLICATION_CREDENTIALS"`
+	// FirebaseServiceAccountJSON is the key itself, for Secret Manager users
+	// who mount it as an environment variable.
+	FirebaseServiceAccountJSON string `envconfig:"FIREBASE_SERVICE_ACCOUNT_JSON"`
+	// FirebaseServiceAccountEmail is who keyless signing signs as; on Cloud
+	// Run it defaults to the service's own account.
+	FirebaseServiceAccountEmail string `envconfig:"FIREBASE_SERVICE_ACCOUNT_EMAIL"`
+	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
+	// tokens and manage emulator users. Never set in production.
+	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
+
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// ShutdownTimeout bounds graceful shutdown; Cloud Run allows 10s.
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"8s"`
+}
+
+// loadConfig reads and validates the environment. Its error is one line
+// naming the variable and the fix.
+func loadConfig() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, configError(err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func configError(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("config: %s=%q is not a valid %s", pe.KeyName, pe.Value, pe.TypeName)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "required key") {
+		return fmt.Errorf("config: %s; set it to your Descope project ID (Project settings in the Descope console)", msg)
+	}
+	return fmt.Errorf("config: %w", err)
+}
+
+// Validate checks what tags cannot: formats and combinations.
+func (c *Config) Validate() error {
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("config: PORT=%d is out of range; use 1-65535", c.Port)
+	}
+	if !validProjectID(c.DescopeProjectID) {
+		return errors.New("config: DESCOPE_PROJECT_ID is not a Descope project ID (letters and digits, e.g. P2abc...)")
+	}
+	u, err := url.Parse(c.DescopeBaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("config: DESCOPE_BASE_URL must be an http(s) URL such as https://api.descope.com")
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return errors.New("config: DESCOPE_BASE_URL must use https unless it points at localhost")
+	}
+	if c.KeysRefreshInterval < 10*time.Second {
+		return errors.New("config: DESCOPE_KEYS_REFRESH_INTERVAL must be at least 10s")
+	}
+	if c.KeysUnknownKIDCooldown < time.Second {
+		return errors.New("config: DESCOPE_KEYS_UNKNOWN_KID_COOLDOWN must be at least 1s")
+	}
+	if c.KeysMaxStale < c.KeysRefreshInterval {
+		return errors.New("config: DESCOPE_KEYS_MAX_STALE must be at least DESCOPE_KEYS_REFRESH_INTERVAL")
+	}
+	if c.TokenLeeway < 0 || c.TokenLeeway > 5*time.Second {
+		return errors.New("config: TOKEN_LEEWAY must be between 0s and 5s")
+	}
+	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 60*time.Second {
+		return errors.New("config: SHUTDOWN_TIMEOUT must be between 1ms and 60s")
+	}
+	if _, err := c.slogLevel(); err != nil {
+		return err
+	}
+	if c.GoogleApplicationCredentials != "" && c.FirebaseServiceAccountJSON != "" {
+		return errors.New("config: set only one of GOOGLE_APPLICATION_CREDENTIALS and FIREBASE_SERVICE_ACCOUNT_JSON")
+	}
+	if c.FirebaseServiceAccountJSON != "" {
+		var sa struct {
+			Type        string `json:"type"`
+			ProjectID   string `json:"project_id"`
+			ClientEmail string `json:"client_email"`
+			PrivateKey  string `json:"private_key"`
+		}
+		if err := json.Unmarshal([]byte(c.FirebaseServiceAccountJSON), &sa); err != nil || sa.PrivateKey == "" || sa.ClientEmail == "" {
+			return errors.New("config: FIREBASE_SERVICE_ACCOUNT_JSON is not a service-account key (JSON with client_email and private_key)")
+		}
+	}
+	if c.GoogleApplicationCredentials != "" {
+		if _, err := os.Stat(c.GoogleApplicationCredentials); err != nil {
+			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read; point it at a service-account key file", c.GoogleApplicationCredentials)
+		}
+	}
+	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""
+	if (c.FirebaseAuthEmulatorHost != "" || keyless) && c.FirebaseProjectID == "" {
+		return errors.New("config: FIREBASE_PROJECT_ID is required with the Auth emulator or keyless signing")
+	}
+	return nil
+}
+
+func (c *Config) slogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("config: LOG_LEVEL=%q; use debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+func validProjectID(s string) bool {
+	if len(s) < 2 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}

@@ -1,0 +1,37 @@
+// Command bridge serves the Descope → Firebase token exchange. It is the
+// composition root: it reads config, builds the adapters and routes, and runs
+// the server until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bridge:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main with its dependencies passed in, so tests can start the whole
+// service in-process. Config comes from the environment (envconfig reads the
+// process environment; tests use t.Setenv).
+func run(ctx context.Context, stdout io.Writer) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	srv, err := newService(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	return srv.serve(ctx)
+}

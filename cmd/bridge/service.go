@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/descope"
+	"github.com/dfbridge/dfbridge/firebase"
+	"github.com/dfbridge/dfbridge/httpapi"
+)
+
+// service is the assembled bridge: adapters, use case and server.
+type service struct {
+	cfg      *Config
+	log      *slog.Logger
+	keys     *descope.KeySource
+	firebase *firebase.Client
+	signer   *readiness
+	handler  http.Handler
+	// ready is closed once the listener is bound (tests wait on it).
+	ready chan struct{}
+	addr  string
+}
+
+func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
+	level, _ := cfg.slogLevel()
+	log := httpapi.NewLogger(stdout, level)
+
+	keys := descope.NewKeySource(descope.KeySourceConfig{
+		BaseURL:            cfg.DescopeBaseURL,
+		ProjectID:          cfg.DescopeProjectID,
+		RefreshInterval:    cfg.KeysRefreshInterval,
+		UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
+		MaxStale:           cfg.KeysMaxStale,
+		Logger:             log,
+	})
+	verifier, err := descope.NewVerifier(descope.VerifierConfig{
+		ProjectID:     cfg.DescopeProjectID,
+		BaseURL:       cfg.DescopeBaseURL,
+		ManagementKey: cfg.DescopeManagementKey,
+		Keys:          keys,
+		Leeway:        cfg.TokenLeeway,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building descope verifier: %w", err)
+	}
+
+	if cfg.FirebaseAuthEmulatorHost != "" {
+		// The Admin SDK takes emulator mode from the environment only.
+		if err := os.Setenv("FIREBASE_AUTH_EMULATOR_HOST", cfg.FirebaseAuthEmulatorHost); err != nil {
+			return nil, fmt.Errorf("setting emulator host: %w", err)
+		}
+		log.Warn("minting unsigned Auth emulator tokens; never do this in production",
+			"emulator", cfg.FirebaseAuthEmulatorHost)
+	}
+	fbc, err := firebase.New(ctx, firebase.Config{
+		ProjectID:           cfg.FirebaseProjectID,
+		CredentialsJSON:     []byte(cfg.FirebaseServiceAccountJSON),
+		CredentialsFile:     cfg.GoogleApplicationCredentials,
+		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
+		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building firebase client: %w", err)
+	}
+
+	x := &bridge.Exchanger{
+		Verifier: verifier,
+		Mapping:  bridge.DefaultMapping(),
+		Minter:   fbc.Minter(),
+	}
+	s := &service{
+		cfg:      cfg,
+		log:      log,
+		keys:     keys,
+		firebase: fbc,
+		signer:   &readiness{},
+		ready:    make(chan struct{}),
+	}
+	s.handler = addRoutes(routeDeps{
+		log:       log,
+		exchanger: x,
+		traceProj: cfg.FirebaseProjectID,
+		readiness: []httpapi.ReadinessCheck{
+			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
+			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
+		},
+	})
+	return s, nil
+}
+
+// serve runs the server and background work until ctx ends, then shuts down
+// gracefully within ShutdownTimeout.
+func (s *service) serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.ListenHost, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go s.warmUp(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.DescopeProjectID,
+		"firebase_project", s.cfg.FirebaseProjectID)
+	close(s.ready)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// warmUp loads Descope's keys and proves the signer works, retrying until
+// both succeed, then keeps the keys fresh. /readyz reflects both.
+func (s *service) warmUp(ctx context.Context) {
+	go func() {
+		for {
+			err := s.keys.Refresh(ctx)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+		s.keys.Run(ctx)
+	}()
+	for {
+		err := s.firebase.SelfTest(ctx)
+		s.signer.set(err)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.log.Error("firebase signer self-test failed; retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}

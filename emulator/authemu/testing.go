@@ -1,0 +1,35 @@
+package authemu
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// ProjectID is the demo project the local stack and the tests use. A
+// "demo-" project never reaches a real Firebase project.
+const ProjectID = "demo-dfbridge"
+
+// ForTest returns a client for the emulator named by
+// FIREBASE_AUTH_EMULATOR_HOST. When it is unset the test is skipped, unless
+// DFBRIDGE_REQUIRE_EMULATOR=1 (set by the test script and CI), where a
+// missing or silent emulator fails the test.
+func ForTest(t testing.TB) *Client {
+	t.Helper()
+	host := os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	required := os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1"
+	if host == "" {
+		if required {
+			t.Fatal("FIREBASE_AUTH_EMULATOR_HOST is not set but DFBRIDGE_REQUIRE_EMULATOR=1")
+		}
+		t.Skip("FIREBASE_AUTH_EMULATOR_HOST not set; run via scripts/test.sh to use the Auth emulator")
+	}
+	c := New(host, ProjectID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("auth emulator at %s does not answer: %v", host, err)
+	}
+	return c
+}

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// errorInfo is what a client sees for a code: a status and a constant,
+// safe message. Details stay in the log.
+type errorInfo struct {
+	status  int
+	message string
+}
+
+// errorTable is the one place codes become statuses.
+var errorTable = map[bridge.Code]errorInfo{
+	bridge.CodeMissingToken:         {http.StatusUnauthorized, "A Descope session token is required."},
+	bridge.CodeMalformedToken:       {http.StatusUnauthorized, "The session token is not a well-formed JWT."},
+	bridge.CodeTokenTooLarge:        {http.StatusRequestEntityTooLarge, "The session token is too large."},
+	bridge.CodeUnsupportedAlgorithm: {http.StatusUnauthorized, "The session token's algorithm is not accepted."},
+	bridge.CodeUnsupportedHeader:    {http.StatusUnauthorized, "The session token carries a header that is not accepted."},
+	bridge.CodeUnknownKey:           {http.StatusUnauthorized, "The session token is not signed by a key of this project."},
+	bridge.CodeInvalidSignature:     {http.StatusUnauthorized, "The session token's signature is not valid."},
+	bridge.CodeTokenExpired:         {http.StatusUnauthorized, "The session token has expired."},
+	bridge.CodeTokenNotYetValid:     {http.StatusUnauthorized, "The session token is not valid yet."},
+	bridge.CodeMissingExpiry:        {http.StatusUnauthorized, "The session token has no expiry."},
+	bridge.CodeInvalidClaims:        {http.StatusUnauthorized, "The session token's claims are not valid."},
+	bridge.CodeWrongProject:         {http.StatusUnauthorized, "The session token was issued for another project."},
+	bridge.CodeNotSessionToken:      {http.StatusUnauthorized, "The token is not a Descope session token."},
+	bridge.CodeMissingUserID:        {http.StatusUnauthorized, "The session token names no user."},
+
+	bridge.CodeUIDTooLong:       {http.StatusBadRequest, "The mapped Firebase UID is longer than Firebase allows (128 bytes)."},
+	bridge.CodeUIDUnavailable:   {http.StatusBadRequest, "The session holds no value for the configured Firebase UID."},
+	bridge.CodeClaimsTooLarge:   {http.StatusBadRequest, "The mapped custom claims exceed Firebase's 1000-byte limit."},
+	bridge.CodeEmailNotVerified: {http.StatusForbidden, "The email is not verified, so it cannot be linked to an existing account."},
+	bridge.CodeAmbiguousAccount: {http.StatusConflict, "More than one existing account matches; it cannot be linked."},
+	bridge.CodeTenantNotMapped:  {http.StatusForbidden, "The session's tenant is not mapped to a Firebase tenant."},
+	bridge.CodePolicyDenied:     {http.StatusForbidden, "The session does not meet the sign-in policy."},
+	bridge.CodeUserDisabled:     {http.StatusForbidden, "The user is disabled."},
+
+	bridge.CodeBadRequest:           {http.StatusBadRequest, "The request is not valid."},
+	bridge.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json."},
+	bridge.CodeRequestTooLarge:      {http.StatusRequestEntityTooLarge, "The request body is too large."},
+	bridge.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "The method is not allowed on this route."},
+	bridge.CodeNotFound:             {http.StatusNotFound, "No such route."},
+	bridge.CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests; retry later."},
+	bridge.CodeUnauthorized:         {http.StatusUnauthorized, "The request is not authenticated."},
+
+	bridge.CodeKeysUnavailable: {http.StatusServiceUnavailable, "Descope signing keys are unavailable; retry later."},
+	bridge.CodeSigningFailed:   {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
+	bridge.CodeUpstream:        {http.StatusBadGateway, "An upstream service failed; retry later."},
+	bridge.CodeInternal:        {http.StatusInternalServerError, "Internal error."},
+}
+
+// StatusOf returns the HTTP status for code.
+func StatusOf(code bridge.Code) int {
+	if info, ok := errorTable[code]; ok {
+		return info.status
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    bridge.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+// WriteError answers err in the API's error shape and logs it: client errors
+// at Warn, ours at Error. The log carries err's detail, the client does not.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := bridge.CodeOf(err)
+	if errors.Is(err, context.Canceled) {
+		code = bridge.CodeBadRequest
+	}
+	info, ok := errorTable[code]
+	if !ok {
+		info = errorTable[bridge.CodeInternal]
+		code = bridge.CodeInternal
+	}
+	level := slog.LevelWarn
+	if info.status >= 500 {
+		level = slog.LevelError
+	}
+	log.LogAttrs(r.Context(), level, "request refused",
+		slog.String("code", string(code)), slog.Int("status", info.status), slog.String("error", err.Error()))
+	if code == bridge.CodeRateLimited {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
+	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})
+}

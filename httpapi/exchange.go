@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// MaxExchangeBody caps POST /exchange bodies. A session JWT is a few KB.
+const MaxExchangeBody = 32 << 10
+
+// Exchanger is what the exchange handler needs from the bridge.
+type Exchanger interface {
+	Exchange(ctx context.Context, token string) (*bridge.Result, error)
+}
+
+type exchangeRequest struct {
+	SessionJWT string `json:"sessionJwt"`
+}
+
+type exchangeResponse struct {
+	ExternalToken string `json:"externalToken"`
+	UID           string `json:"uid"`
+	ExpiresAt     int64  `json:"expiresAt"`
+}
+
+// HandleExchange serves POST /exchange: a Descope session JWT in, a Firebase
+// custom token out. The token comes as a Bearer credential or as
+// {"sessionJwt": ...}, the field name of Descope's own auth response.
+func HandleExchange(log *slog.Logger, x Exchanger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		token, err := sessionToken(w, r)
+		var res *bridge.Result
+		if err == nil {
+			res, err = x.Exchange(r.Context(), token)
+		}
+		attrs := []slog.Attr{
+			slog.String("token_sha256", TokenFingerprint(token)),
+			slog.Duration("latency", time.Since(start)),
+		}
+		if err != nil {
+			WriteError(w, r, log.With(attrsToAny(attrs)...), err)
+			return
+		}
+		log.LogAttrs(r.Context(), slog.LevelInfo, "exchange",
+			append(attrs, slog.String("code", "ok"), slog.String("uid", res.UID))...)
+		writeJSON(w, http.StatusOK, exchangeResponse{
+			ExternalToken: res.Token,
+			UID:           res.UID,
+			ExpiresAt:     res.ExpiresAt.Unix(),
+		})
+	})
+}
+
+// sessionToken takes the token from the Authorization header, or else from
+// the JSON body. A request carrying both is refused as ambiguous.
+func sessionToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", bridge.Errorf(bridge.CodeMissingToken, "authorization header is not a bearer token")
+		}
+		if r.ContentLength > 0 {
+			return "", bridge.Errorf(bridge.CodeBadRequest, "token given in both header and body")
+		}
+		return strings.TrimSpace(tok), nil
+	}
+	if r.ContentLength == 0 {
+		return "", bridge.Errorf(bridge.CodeMissingToken, "no authorization header and no body")
+	}
+	var req exchangeRequest
+	if err := decodeJSON(w, r, MaxExchangeBody, &req); err != nil {
+		return "", err
+	}
+	if req.SessionJWT == "" {
+		return "", bridge.Errorf(bridge.CodeMissingToken, "sessionJwt is empty")
+	}
+	return req.SessionJWT, nil
+}
+
+// TokenFingerprint is what logs say instead of a token: the first 12 hex
+// digits of its SHA-256, enough to correlate, useless to replay.
+func TokenFingerprint(token string) string {
+	if token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:6])
+}
+
+func attrsToAny(attrs []slog.Attr) []any {
+	out := make([]any, len(attrs))
+	for i, a := range attrs {
+		out[i] = a
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+)
+
+// ReadinessCheck reports whether one dependency can serve.
+type ReadinessCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// HandleHealthz answers while the process is up.
+func HandleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// HandleReadyz answers 200 when every check passes, else 503 naming each
+// failing dependency (names only: causes go to the log).
+func HandleReadyz(checks ...ReadinessCheck) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		missing := []string{}
+		for _, c := range checks {
+			if err := c.Check(r.Context()); err != nil {
+				missing = append(missing, c.Name)
+			}
+		}
+		if len(missing) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not_ready", "missing": missing})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
