@@ -16,7 +16,7 @@ import (
 // Config is every setting of the service. Names follow the ecosystem's own
 // variables where they exist.
 type Config struct {
-	// Port to listen on (Cloud Run sets it).
+	// Port to listen on (Cloud Run sets it); 0 picks a free port.
 	Port int `envconfig:"PORT" default:"8080"`
 	// ListenHost to bind; empty means all interfaces.
 	ListenHost string `envconfig:"LISTEN_HOST" default:""`
@@ -87,8 +87,8 @@ func configError(err error) error {
 
 // Validate checks what tags cannot: formats and combinations.
 func (c *Config) Validate() error {
-	if c.Port < 1 || c.Port > 65535 {
-		return fmt.Errorf("config: PORT=%d is out of range; use 1-65535", c.Port)
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("config: PORT=%d is out of range; use 1-65535 (0 picks a free port)", c.Port)
 	}
 	if !validProjectID(c.DescopeProjectID) {
 		return errors.New("config: DESCOPE_PROJECT_ID is not a Descope project ID (letters and digits, e.g. P2abc...)")

@@ -2,7 +2,7 @@
 # Installs (once) and starts the Firebase Auth emulator from the pinned
 # firebase-tools in this folder. Prints nothing but errors; returns once the
 # emulator answers. Usage: emulator/authemu/start.sh [host:port]
-# Stop it with: kill "$(cat emulator/authemu/.emulator.pid)"
+# Stop it with: emulator/authemu/stop.sh [host:port]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 hostport=${1:-127.0.0.1:9099}
@@ -13,29 +13,29 @@ if [ ! -x "$here/node_modules/.bin/firebase" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
+host=${hostport%:*}; port=${hostport##*:}
+pidfile="$here/.emulator-$port.pid"
 if curl -fsS "http://$hostport/emulator/v1/projects/$project/config" >/dev/null 2>&1; then
   echo "auth emulator already running at $hostport" >&2
   exit 0
 fi
-
-host=${hostport%:*}; port=${hostport##*:}
 cfg=$(mktemp -d)
 cat > "$cfg/firebase.json" <<JSON
 { "emulators": { "auth": { "host": "$host", "port": $port }, "ui": { "enabled": false } } }
 JSON
 (cd "$cfg" && exec "$here/node_modules/.bin/firebase" emulators:start --only auth \
-   --project "$project" >"$here/emulator.log" 2>&1) &
-echo $! > "$here/.emulator.pid"
+   --project "$project" >"$here/emulator-$port.log" 2>&1) &
+echo $! > "$pidfile"
 
 for _ in $(seq 1 120); do
   if curl -fsS "http://$hostport/emulator/v1/projects/$project/config" >/dev/null 2>&1; then
     exit 0
   fi
-  if ! kill -0 "$(cat "$here/.emulator.pid")" 2>/dev/null; then
-    echo "auth emulator exited; its log:" >&2; cat "$here/emulator.log" >&2; exit 1
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "auth emulator exited; its log:" >&2; cat "$here/emulator-$port.log" >&2; exit 1
   fi
   sleep 0.5
 done
 echo "auth emulator did not answer at $hostport within 60s; its log:" >&2
-cat "$here/emulator.log" >&2
+cat "$here/emulator-$port.log" >&2
 exit 1

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dfbridge/dfbridge/emulator/descopestub"
+	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
+)
+
+const testProject = "Ptestbridge"
+
+// stack is a Descope stand-in plus a bridge started in-process through the
+// same code path as main.
+type stack struct {
+	stub   *descopestub.Stub
+	stubTS *httptest.Server
+	url    string
+	svc    *service
+	logs   *syncBuffer
+}
+
+// syncBuffer collects the bridge's log lines; handlers write concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startStack starts a stand-in and a bridge. With emulatorHost set the bridge
+// mints Auth emulator tokens; otherwise it signs with sa.
+func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+	t.Helper()
+	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
+	require.NoError(t, err)
+	ts := httptest.NewServer(stub.Handler())
+	t.Cleanup(ts.Close)
+
+	base := map[string]string{
+		"PORT":                           "0",
+		"LISTEN_HOST":                    "127.0.0.1",
+		"DESCOPE_PROJECT_ID":             testProject,
+		"DESCOPE_BASE_URL":               ts.URL,
+		"DESCOPE_MANAGEMENT_KEY":         "mgmt-secret",
+		"FIREBASE_AUTH_EMULATOR_HOST":    emulatorHost,
+		"FIREBASE_PROJECT_ID":            "demo-dfbridge",
+		"FIREBASE_SERVICE_ACCOUNT_JSON":  "",
+		"GOOGLE_APPLICATION_CREDENTIALS": "",
+		"LOG_LEVEL":                      "debug",
+	}
+	if sa != nil {
+		base["FIREBASE_SERVICE_ACCOUNT_JSON"] = string(sa.JSON)
+	}
+	for k, v := range env {
+		base[k] = v
+	}
+	for k, v := range base {
+		t.Setenv(k, v)
+	}
+	cfg, err := loadConfig()
+	require.NoError(t, err)
+
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := newService(ctx, cfg, logs)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- svc.serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("bridge did not shut down within 10s")
+		}
+	})
+	select {
+	case <-svc.ready:
+	case err := <-done:
+		t.Fatalf("bridge exited at start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge did not start")
+	}
+	s := &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
+	s.waitReady(t)
+	return s
+}
+
+func (s *stack) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("bridge never became ready")
+}
+
+type apiResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r apiResponse) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
+}
+
+func (r apiResponse) errorCode(t *testing.T) string {
+	t.Helper()
+	e, ok := r.json(t)["error"].(map[string]any)
+	require.True(t, ok, "no error object in %s", r.Body)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// do sends one request to the bridge.
+func (s *stack) do(t *testing.T, method, path string, header map[string]string, body []byte) apiResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	if body == nil {
+		req.Body = http.NoBody
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func (s *stack) exchangeBearer(t *testing.T, token string) apiResponse {
+	return s.do(t, http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer " + token}, nil)
+}
+
+func (s *stack) exchangeBody(t *testing.T, token string) apiResponse {
+	b, err := json.Marshal(map[string]string{"sessionJwt": token})
+	require.NoError(t, err)
+	return s.do(t, http.MethodPost, "/exchange", map[string]string{"Content-Type": "application/json"}, b)
+}
+
+func (s *stack) session(t *testing.T, sess descopestub.Session) string {
+	t.Helper()
+	tok, err := s.stub.MintSession(sess)
+	require.NoError(t, err)
+	return tok
+}
