@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-emu=127.0.0.1:9199   # not the dev stack's 9099, so both can run at once
+# Not the dev stack's 9099, so both can run at once.
+emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9199}
 emulator/authemu/start.sh "$emu"
 trap 'emulator/authemu/stop.sh "$emu"' EXIT
 export FIREBASE_AUTH_EMULATOR_HOST=$emu

@@ -2,6 +2,8 @@
 # Installs (once) and starts the Firebase Auth emulator from the pinned
 # firebase-tools in this folder. Prints nothing but errors; returns once the
 # emulator answers. Usage: emulator/authemu/start.sh [host:port]
+# The emulator hub and logging ports are the next two after the auth port,
+# so several emulators (one per checkout) can run side by side.
 # Stop it with: emulator/authemu/stop.sh [host:port]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +23,11 @@ if curl -fsS "http://$hostport/emulator/v1/projects/$project/config" >/dev/null 
 fi
 cfg=$(mktemp -d)
 cat > "$cfg/firebase.json" <<JSON
-{ "emulators": { "auth": { "host": "$host", "port": $port }, "ui": { "enabled": false } } }
+{ "emulators": {
+    "auth": { "host": "$host", "port": $port },
+    "hub": { "host": "$host", "port": $((port + 1)) },
+    "logging": { "host": "$host", "port": $((port + 2)) },
+    "ui": { "enabled": false } } }
 JSON
 (cd "$cfg" && exec "$here/node_modules/.bin/firebase" emulators:start --only auth \
    --project "$project" >"$here/emulator-$port.log" 2>&1) &
