@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/metrics"
 )
 
 // MaxExchangeBody caps POST /exchange bodies. A session JWT is a few KB.
@@ -33,7 +34,7 @@ type exchangeResponse struct {
 // HandleExchange serves POST /exchange: a Descope session JWT in, a Firebase
 // custom token out. The token comes as a Bearer credential or as
 // {"sessionJwt": ...}, the field name of Descope's own auth response.
-func HandleExchange(log *slog.Logger, x Exchanger) http.Handler {
+func HandleExchange(log *slog.Logger, m *metrics.Metrics, x Exchanger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		token, err := sessionToken(w, r)
@@ -46,9 +47,11 @@ func HandleExchange(log *slog.Logger, x Exchanger) http.Handler {
 			slog.Duration("latency", time.Since(start)),
 		}
 		if err != nil {
+			m.Exchange(string(bridge.CodeOf(err)))
 			WriteError(w, r, log.With(attrsToAny(attrs)...), err)
 			return
 		}
+		m.Exchange("ok")
 		log.LogAttrs(r.Context(), slog.LevelInfo, "exchange",
 			append(attrs, slog.String("code", "ok"), slog.String("uid", res.UID))...)
 		writeJSON(w, http.StatusOK, exchangeResponse{

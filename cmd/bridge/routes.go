@@ -7,11 +7,13 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/dfbridge/dfbridge/httpapi"
+	"github.com/dfbridge/dfbridge/metrics"
 )
 
 // routeDeps is everything the routes close over.
 type routeDeps struct {
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	exchanger httpapi.Exchanger
 	traceProj string
 	readiness []httpapi.ReadinessCheck
@@ -25,7 +27,7 @@ func addRoutes(d routeDeps) http.Handler {
 
 	r.Handle("/healthz", httpapi.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
-	r.Handle("/exchange", httpapi.HandleExchange(d.log, d.exchanger)).Methods(http.MethodPost)
+	r.Handle("/exchange", httpapi.HandleExchange(d.log, d.metrics, d.exchanger)).Methods(http.MethodPost)
 
 	var h http.Handler = r
 	h = httpapi.Recover(d.log)(h)

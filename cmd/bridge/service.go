@@ -16,12 +16,14 @@ import (
 	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/httpapi"
+	"github.com/dfbridge/dfbridge/metrics"
 )
 
 // service is the assembled bridge: adapters, use case and server.
 type service struct {
 	cfg      *Config
 	log      *slog.Logger
+	metrics  *metrics.Metrics
 	keys     *descope.KeySource
 	firebase *firebase.Client
 	signer   *readiness
@@ -34,6 +36,7 @@ type service struct {
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
 	level, _ := cfg.slogLevel()
 	log := httpapi.NewLogger(stdout, level)
+	m := metrics.New()
 
 	keys := descope.NewKeySource(descope.KeySourceConfig{
 		BaseURL:            cfg.DescopeBaseURL,
@@ -42,6 +45,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
 		MaxStale:           cfg.KeysMaxStale,
 		Logger:             log,
+		Observe:            m.KeyFetch,
 	})
 	verifier, err := descope.NewVerifier(descope.VerifierConfig{
 		ProjectID:     cfg.DescopeProjectID,
@@ -81,6 +85,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	s := &service{
 		cfg:      cfg,
 		log:      log,
+		metrics:  m,
 		keys:     keys,
 		firebase: fbc,
 		signer:   &readiness{},
@@ -88,6 +93,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 	s.handler = addRoutes(routeDeps{
 		log:       log,
+		metrics:   m,
 		exchanger: x,
 		traceProj: cfg.FirebaseProjectID,
 		readiness: []httpapi.ReadinessCheck{

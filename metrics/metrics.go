@@ -1,0 +1,88 @@
+// Package metrics holds the service's Prometheus metrics in one registry, so
+// every package records into the same named series and /metrics exposes them.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is the set of series the bridge records. A nil *Metrics records
+// nothing, so packages can take one optionally.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Exchanges counts exchanges by result code ("ok" or an error code).
+	Exchanges *prometheus.CounterVec
+	// RequestDuration is latency per route, method and status.
+	RequestDuration *prometheus.HistogramVec
+	// KeyFetches counts Descope key-set fetches by reason and outcome.
+	KeyFetches *prometheus.CounterVec
+	// WebhookEvents counts Descope webhook deliveries by type and outcome.
+	WebhookEvents *prometheus.CounterVec
+	// ExchangeCache counts repeat-exchange cache look-ups by result.
+	ExchangeCache *prometheus.CounterVec
+}
+
+// New creates the metrics and registers them, with Go runtime and process
+// collectors, in a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_exchanges_total",
+			Help: "Session exchanges by result code.",
+		}, []string{"code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dfbridge_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, method and status.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method", "status"}),
+		KeyFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_descope_key_fetches_total",
+			Help: "Descope key-set fetches by reason (startup, scheduled, unknown_kid) and outcome (ok, error).",
+		}, []string{"reason", "outcome"}),
+		WebhookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_webhook_events_total",
+			Help: "Descope webhook deliveries by event type and outcome.",
+		}, []string{"type", "outcome"}),
+		ExchangeCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_exchange_cache_total",
+			Help: "Repeat-exchange cache look-ups by result (hit, miss).",
+		}, []string{"result"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache,
+	)
+	return m
+}
+
+// Exchange records one exchange's result code.
+func (m *Metrics) Exchange(code string) {
+	if m != nil {
+		m.Exchanges.WithLabelValues(code).Inc()
+	}
+}
+
+// KeyFetch records one key-set fetch.
+func (m *Metrics) KeyFetch(reason, outcome string) {
+	if m != nil {
+		m.KeyFetches.WithLabelValues(reason, outcome).Inc()
+	}
+}
+
+// WebhookEvent records one webhook delivery.
+func (m *Metrics) WebhookEvent(eventType, outcome string) {
+	if m != nil {
+		m.WebhookEvents.WithLabelValues(eventType, outcome).Inc()
+	}
+}
+
+// CacheLookup records one exchange-cache look-up ("hit" or "miss").
+func (m *Metrics) CacheLookup(result string) {
+	if m != nil {
+		m.ExchangeCache.WithLabelValues(result).Inc()
+	}
+}
