@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -53,6 +55,15 @@ type Config struct {
 	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
 	// tokens and manage emulator users. Never set in production.
 	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
+
+	// ExchangeCacheSize is how many sessions' exchanges are remembered, so a
+	// repeat of the same session (a retry, an app restart) costs no new
+	// signature. 0 turns the cache off.
+	ExchangeCacheSize int `envconfig:"EXCHANGE_CACHE_SIZE" default:"4096"`
+	// ExchangeCacheTTL is the longest a remembered exchange serves after its
+	// token was minted (never past the session's own exp); at most 15m, so a
+	// served custom token has most of its hour left.
+	ExchangeCacheTTL time.Duration `envconfig:"EXCHANGE_CACHE_TTL" default:"5m"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -114,6 +125,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 60*time.Second {
 		return errors.New("config: SHUTDOWN_TIMEOUT must be between 1ms and 60s")
+	}
+	if c.ExchangeCacheSize < 0 || c.ExchangeCacheSize > 1_000_000 {
+		return errors.New("config: EXCHANGE_CACHE_SIZE must be between 0 (off) and 1000000")
+	}
+	if c.ExchangeCacheSize > 0 && (c.ExchangeCacheTTL < time.Second || c.ExchangeCacheTTL > bridge.MaxCacheTTL) {
+		return errors.New("config: EXCHANGE_CACHE_TTL must be between 1s and 15m")
 	}
 	if _, err := c.slogLevel(); err != nil {
 		return err

@@ -27,7 +27,10 @@ type service struct {
 	keys     *descope.KeySource
 	firebase *firebase.Client
 	signer   *readiness
-	handler  http.Handler
+	// cache is the repeat-exchange cache, nil when turned off. Lifecycle
+	// events call its Invalidate (nil-safe) to drop a user's entries.
+	cache   *bridge.ExchangeCache
+	handler http.Handler
 	// ready is closed once the listener is bound (tests wait on it).
 	ready chan struct{}
 	addr  string
@@ -82,6 +85,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		Mapping:  bridge.DefaultMapping(),
 		Minter:   fbc.Minter(),
 	}
+	var exchanger httpapi.Exchanger = x
+	var cache *bridge.ExchangeCache
+	if cfg.ExchangeCacheSize > 0 {
+		cache, err = bridge.NewExchangeCache(x, bridge.CacheConfig{
+			Size: cfg.ExchangeCacheSize, TTL: cfg.ExchangeCacheTTL, Observe: m.CacheLookup,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("building exchange cache: %w", err)
+		}
+		exchanger = cache
+	}
 	s := &service{
 		cfg:      cfg,
 		log:      log,
@@ -89,12 +103,13 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		keys:     keys,
 		firebase: fbc,
 		signer:   &readiness{},
+		cache:    cache,
 		ready:    make(chan struct{}),
 	}
 	s.handler = addRoutes(routeDeps{
 		log:       log,
 		metrics:   m,
-		exchanger: x,
+		exchanger: exchanger,
 		traceProj: cfg.FirebaseProjectID,
 		readiness: []httpapi.ReadinessCheck{
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
