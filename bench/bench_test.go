@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// setup starts a stand-in, assembles the pipeline and mints sessions.
+func setup(b *testing.B, users int) (*StandIn, *Pipeline, []string) {
+	b.Helper()
+	s, err := NewStandIn()
+	require.NoError(b, err)
+	b.Cleanup(s.Close)
+	p, err := NewPipeline(context.Background(), s)
+	require.NoError(b, err)
+	sessions, err := s.Sessions(users)
+	require.NoError(b, err)
+	return s, p, sessions
+}
+
+// BenchmarkRSASign is the ceiling: one RSA-2048 PKCS#1 v1.5 signature, as
+// the Admin SDK makes for every custom token.
+func BenchmarkRSASign(b *testing.B) {
+	s, err := NewStandIn()
+	require.NoError(b, err)
+	defer s.Close()
+	key := s.SA.Private
+	sum := sha256.Sum256([]byte("header.payload"))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	_, p, sessions := setup(b, 64)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := p.Verifier.Verify(ctx, sessions[i%len(sessions)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMap(b *testing.B) {
+	_, p, sessions := setup(b, 1)
+	sess, err := p.Verifier.Verify(context.Background(), sessions[0])
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Mapping.Map(sess); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMint(b *testing.B) {
+	_, p, sessions := setup(b, 1)
+	ctx := context.Background()
+	sess, err := p.Verifier.Verify(ctx, sessions[0])
+	require.NoError(b, err)
+	id, err := p.Mapping.Map(sess)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Minter.Mint(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkExchange(b *testing.B) {
+	_, p, sessions := setup(b, 64)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := p.Exchanger.Exchange(ctx, sessions[i%len(sessions)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandler is the whole POST /exchange handler, logging included,
+// run in parallel on every core as the server runs it.
+func BenchmarkHandler(b *testing.B) {
+	_, p, sessions := setup(b, 64)
+	h := p.Handler(io.Discard, p.Exchanger)
+	benchHandler(b, h, sessions)
+}
+
+func benchHandler(b *testing.B, h http.Handler, sessions []string) {
+	b.Helper()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tok := sessions[int(n.Add(1))%len(sessions)]
+			req := httptest.NewRequest(http.MethodPost, "/exchange", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkRSAVerify is the floor of verification: one RSA-2048 PKCS#1 v1.5
+// check of a session's signature with the key already parsed.
+func BenchmarkRSAVerify(b *testing.B) {
+	s, _, sessions := setup(b, 1)
+	key := &s.Stub.SigningKey().Private.PublicKey
+	tok := sessions[0]
+	dot := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		sum := sha256.Sum256([]byte(tok[:dot]))
+		if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

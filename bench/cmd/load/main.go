@@ -1,0 +1,644 @@
+// Command load measures the bridge as it runs in production: it builds
+// ./cmd/bridge, starts it as its own process against the local Descope
+// stand-in with a generated service-account key (the key-file signing path),
+// and drives POST /exchange over loopback from this process with many
+// distinct users' pre-minted sessions. It prints requests per second,
+// p50/p99 latency, errors and the bridge's peak RSS at each concurrency, the
+// RSA-2048 signing ceiling measured on the same cores with the same crypto
+// backend just before each phase, the ratio between the two, the cold start
+// (process start to first successful exchange), and the cached-repeat rate.
+//
+//	go run ./bench/cmd/load                         # pure Go crypto
+//	go run ./bench/cmd/load -goexperiment boringcrypto
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dfbridge/dfbridge/bench"
+)
+
+type options struct {
+	duration     time.Duration
+	conns        []int
+	users        int
+	coldRuns     int
+	ceilingFor   time.Duration
+	goexperiment string
+	rounds       int
+	profile      string
+}
+
+func main() {
+	var o options
+	var conns string
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load phase")
+	flag.StringVar(&conns, "conns", "16,64", "concurrent connections per phase, comma-separated")
+	flag.IntVar(&o.users, "users", 1000, "distinct users with a pre-minted session each")
+	flag.IntVar(&o.coldRuns, "cold", 5, "cold starts to measure")
+	flag.DurationVar(&o.ceilingFor, "ceiling", 3*time.Second, "length of each RSA-sign ceiling measurement")
+	flag.IntVar(&o.rounds, "rounds", 4, "alternations of ceiling and load within a phase")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the bridge during the first load phase to this file")
+	flag.StringVar(&o.goexperiment, "goexperiment", "", "GOEXPERIMENT for building the bridge and the ceiling (e.g. boringcrypto)")
+	flag.Parse()
+	for _, c := range strings.Split(conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 || n > 256 {
+			fmt.Fprintln(os.Stderr, "load: -conns takes numbers from 1 to 256")
+			os.Exit(2)
+		}
+		o.conns = append(o.conns, n)
+	}
+	if o.duration <= 0 || o.duration > 2*time.Minute || o.users < 1 || o.users > 20000 || o.rounds < 1 || o.rounds > 20 {
+		fmt.Fprintln(os.Stderr, "load: -duration must be in (0, 2m], -users in [1, 20000], -rounds in [1, 20]")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "dfbridge-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintf(out, "dfbridge load benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(out, "machine: %d cores (nproc), %s, %s, load average %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg())
+	backend := "pure Go crypto"
+	if o.goexperiment != "" {
+		backend = "GOEXPERIMENT=" + o.goexperiment
+	}
+	fmt.Fprintf(out, "bridge and ceiling built with: %s\n", backend)
+
+	bridgeBin, ceilingBin, err := build(ctx, dir, o.goexperiment, o.profile != "")
+	if err != nil {
+		return err
+	}
+	stand, err := bench.NewStandIn()
+	if err != nil {
+		return err
+	}
+	defer stand.Close()
+	saFile := filepath.Join(dir, "sa.json")
+	if err := os.WriteFile(saFile, stand.SA.JSON, 0o600); err != nil {
+		return err
+	}
+	sessions, err := stand.Sessions(o.users)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d distinct users, one pre-minted Descope session each; %s per phase; key-file signing (RSA-2048)\n\n", o.users, o.duration)
+	env := func(extra ...string) []string {
+		return append([]string{
+			"LISTEN_HOST=127.0.0.1",
+			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
+			"DESCOPE_BASE_URL=" + stand.Server.URL,
+			"GOOGLE_APPLICATION_CREDENTIALS=" + saFile,
+			"LOG_LEVEL=info",
+			"PATH=" + os.Getenv("PATH"),
+		}, extra...)
+	}
+
+	// Cold starts: process start to the first 200 from POST /exchange.
+	var colds []time.Duration
+	for i := range o.coldRuns {
+		d, err := coldStart(ctx, bridgeBin, dir, env(), sessions[i%len(sessions)])
+		if err != nil {
+			return fmt.Errorf("cold start: %w", err)
+		}
+		colds = append(colds, d)
+	}
+	slices.Sort(colds)
+
+	// Uncached exchanges: the cache is off, so every request is a full
+	// verify, map and sign, whatever the session.
+	pprofAddr := ""
+	if o.profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	b, err := startBridge(ctx, bridgeBin, dir, "uncached", env("EXCHANGE_CACHE_SIZE=0", "DFBRIDGE_PPROF_ADDR="+pprofAddr))
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	idleRSS := b.rss()
+	if _, err := drive(ctx, b.url, sessions, 16, time.Second); err != nil { // warm-up, not reported
+		return err
+	}
+	type phase struct {
+		conns   int
+		ceiling ceiling
+		res     *result
+		hwm     int64
+		cpu     time.Duration
+		selfCPU time.Duration
+	}
+	var phases []phase
+	for i, c := range o.conns {
+		var profiled chan error
+		if i == 0 && o.profile != "" {
+			profiled = make(chan error, 1)
+			go func() { profiled <- fetchProfile(pprofAddr, o.duration+o.ceilingFor, o.profile) }()
+		}
+		// The machine may be shared: alternate ceiling and load in
+		// rounds, so both see the same background.
+		p := phase{conns: c, res: &result{}}
+		for range o.rounds {
+			ceil, err := measureCeiling(ctx, ceilingBin, o.ceilingFor/time.Duration(o.rounds))
+			if err != nil {
+				return err
+			}
+			p.ceiling.add(ceil)
+			cpu0, self0 := b.cpu(), selfCPU()
+			res, err := drive(ctx, b.url, sessions, c, o.duration/time.Duration(o.rounds))
+			if err != nil {
+				return err
+			}
+			p.cpu += b.cpu() - cpu0
+			p.selfCPU += selfCPU() - self0
+			p.res.add(res)
+		}
+		p.hwm = b.peakRSS()
+		phases = append(phases, p)
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "CPU profile of the bridge at %d conns: %s (go tool pprof -top %s)\n\n", c, o.profile, o.profile)
+		}
+	}
+	b.stop()
+
+	// Cached repeats: the default cache, every session exchanged once, then
+	// the same sessions again and again.
+	cb, err := startBridge(ctx, bridgeBin, dir, "cached", env())
+	if err != nil {
+		return err
+	}
+	defer cb.stop()
+	if _, err := drive(ctx, cb.url, sessions, 16, onePass); err != nil {
+		return err
+	}
+	cachedConns := o.conns[0]
+	cached, err := drive(ctx, cb.url, sessions, cachedConns, o.duration)
+	if err != nil {
+		return err
+	}
+	cachedHWM := cb.peakRSS()
+	cb.stop()
+
+	fmt.Fprintf(out, "uncached exchanges (EXCHANGE_CACHE_SIZE=0: verify + map + sign on every request)\n")
+	fmt.Fprintf(out, "%5s %7s %8s %8s %8s %6s %8s %6s %12s %10s %10s %9s\n",
+		"conns", "req/s", "p50", "p99", "max", "errors", "sign/s", "ratio", "bridge CPU", "sign CPU", "load CPU", "peak RSS")
+	for _, p := range phases {
+		fmt.Fprintf(out, "%5d %7.0f %8s %8s %8s %6d %8.0f %5.0f%% %9.0fµs/r %7.0fµs %7.0fµs/r %6.1f MB\n",
+			p.conns, p.res.rate(), ms(p.res.quantile(0.50)), ms(p.res.quantile(0.99)), ms(p.res.quantile(1)),
+			p.res.errors, p.ceiling.perSecond(), 100*p.res.rate()/p.ceiling.perSecond(),
+			perReq(p.cpu, p.res.ok), float64(p.ceiling.cpuPerSign().Microseconds()), perReq(p.selfCPU, p.res.ok),
+			float64(p.hwm)/1024)
+	}
+	fmt.Fprintf(out, "  sign/s:     RSA-2048 signatures per second on all %d cores (bench/cmd/signceiling, same backend),\n", runtime.NumCPU())
+	fmt.Fprintf(out, "              measured in %d slices alternating with the load slices of the same phase\n", o.rounds)
+	fmt.Fprintf(out, "  ratio:      exchanges/s over sign/s\n")
+	fmt.Fprintf(out, "  bridge CPU: user+system CPU of the bridge process per exchange; sign CPU: per signature alone\n")
+	fmt.Fprintf(out, "  load CPU:   CPU of this load generator per exchange, taken from the same cores\n")
+	fmt.Fprintf(out, "  peak RSS:   the bridge's VmHWM after the phase\n\n")
+
+	fmt.Fprintf(out, "cached repeats (default cache, the same %d sessions again)\n", len(sessions))
+	fmt.Fprintf(out, "%5d %9.0f %8s %8s %8s %6d   %.1f× the uncached rate at %d conns, peak RSS %.1f MB\n\n",
+		cachedConns, cached.rate(), ms(cached.quantile(0.50)), ms(cached.quantile(0.99)), ms(cached.quantile(1)),
+		cached.errors, cached.rate()/phases[0].res.rate(), phases[0].conns, float64(cachedHWM)/1024)
+
+	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(idleRSS)/1024)
+	fmt.Fprintf(out, "cold start (process start to first successful exchange), %d runs: min %s, median %s, max %s\n",
+		len(colds), ms(colds[0]), ms(colds[len(colds)/2]), ms(colds[len(colds)-1]))
+	fmt.Fprintf(out, "load average after: %s\n", loadAvg())
+	return nil
+}
+
+// build compiles the bridge and the ceiling with the same settings.
+func build(ctx context.Context, dir, goexperiment string, profile bool) (bridgeBin, ceilingBin string, err error) {
+	bridgeBin, ceilingBin = filepath.Join(dir, "bridge"), filepath.Join(dir, "signceiling")
+	for bin, pkg := range map[string]string{bridgeBin: "./cmd/bridge", ceilingBin: "./bench/cmd/signceiling"} {
+		args := []string{"build", "-trimpath", "-o", bin}
+		if profile && bin == bridgeBin {
+			args = append(args, "-tags", "pprof")
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+		cmd.Env = os.Environ()
+		if goexperiment != "" {
+			cmd.Env = append(cmd.Env, "GOEXPERIMENT="+goexperiment, "CGO_ENABLED=1")
+		}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("building %s: %w\n%s", pkg, err, b)
+		}
+	}
+	return bridgeBin, ceilingBin, nil
+}
+
+// bridge is a running bridge process.
+type bridge struct {
+	cmd    *exec.Cmd
+	url    string
+	exited chan struct{}
+	once   sync.Once
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// spawn starts the bridge with env, its log lines going to a file as they
+// would go to Cloud Logging's collector.
+func spawn(ctx context.Context, bin, dir, name string, env []string) (*bridge, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(env, "PORT="+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting bridge: %w", err)
+	}
+	b := &bridge{cmd: cmd, url: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(b.exited)
+	}()
+	return b, nil
+}
+
+// startBridge spawns a bridge and waits until /readyz answers 200.
+func startBridge(ctx context.Context, bin, dir, name string, env []string) (*bridge, error) {
+	b, err := spawn(ctx, bin, dir, name, env)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + b.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return b, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.stop()
+	return nil, errors.New("bridge did not become ready within 15s")
+}
+
+func (b *bridge) stop() {
+	b.once.Do(func() {
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.exited:
+		case <-time.After(10 * time.Second):
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+		}
+	})
+}
+
+// peakRSS is the bridge's VmHWM in KiB: the most resident memory it has had.
+func (b *bridge) peakRSS() int64 { return b.status("VmHWM:") }
+
+// rss is the bridge's resident memory now, in KiB.
+func (b *bridge) rss() int64 { return b.status("VmRSS:") }
+
+func (b *bridge) status(field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// cpu is the bridge's user+system CPU time so far.
+func (b *bridge) cpu() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// coldStart spawns a bridge and exchanges session as soon as it answers.
+func coldStart(ctx context.Context, bin, dir string, env []string, session string) (time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	req := exchangeRequest(session)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(env, "PORT="+strconv.Itoa(port))
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	for time.Since(start) < 10*time.Second {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			time.Sleep(200 * time.Microsecond)
+			continue
+		}
+		status, err := roundTrip(conn, bufio.NewReader(conn), req)
+		conn.Close()
+		if err == nil && status == http.StatusOK {
+			return time.Since(start), nil
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return 0, errors.New("no successful exchange within 10s")
+}
+
+// fetchProfile saves a CPU profile of the bridge covering d.
+func fetchProfile(addr string, d time.Duration, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		return fmt.Errorf("fetching profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching profile: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("saving profile: %w", err)
+	}
+	return f.Close()
+}
+
+// ceiling is the signceiling command's answer.
+type ceiling struct {
+	Signs        int64   `json:"signs"`
+	Seconds      float64 `json:"seconds"`
+	CPUSeconds   float64 `json:"cpuSeconds"`
+	Procs        int     `json:"procs"`
+	GOEXPERIMENT string  `json:"goexperiment"`
+}
+
+func (c ceiling) perSecond() float64 { return float64(c.Signs) / c.Seconds }
+
+// cpuPerSign is the CPU time one signature takes.
+func (c ceiling) cpuPerSign() time.Duration {
+	return time.Duration(c.CPUSeconds / float64(c.Signs) * float64(time.Second))
+}
+
+func (c *ceiling) add(o ceiling) {
+	c.Signs += o.Signs
+	c.Seconds += o.Seconds
+	c.CPUSeconds += o.CPUSeconds
+	c.Procs, c.GOEXPERIMENT = o.Procs, o.GOEXPERIMENT
+}
+
+func measureCeiling(ctx context.Context, bin string, d time.Duration) (ceiling, error) {
+	var c ceiling
+	b, err := exec.CommandContext(ctx, bin, "-duration", d.String()).Output()
+	if err != nil {
+		return c, fmt.Errorf("measuring the signing ceiling: %w", err)
+	}
+	return c, json.Unmarshal(b, &c)
+}
+
+// result is one load phase.
+type result struct {
+	ok, errors int
+	elapsed    time.Duration
+	latencies  []time.Duration
+}
+
+func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+func (r *result) add(o *result) {
+	r.ok += o.ok
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	slices.Sort(r.latencies)
+}
+
+func (r *result) quantile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(r.latencies)-1))
+	return r.latencies[i]
+}
+
+// exchangeRequest is one POST /exchange, bytes ready to write.
+func exchangeRequest(session string) []byte {
+	return []byte("POST /exchange HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer " + session +
+		"\r\nContent-Length: 0\r\n\r\n")
+}
+
+// roundTrip writes req and reads the whole response on a kept-alive
+// connection. Requests are prepared bytes and responses are read for their
+// status and length only, so the generator spends its CPU on little more
+// than the socket and leaves the cores to the bridge.
+func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	// "HTTP/1.1 200 OK\r\n"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, errors.New("malformed status line")
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, errors.New("malformed status code")
+	}
+	length := -1
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(name, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil {
+				return 0, errors.New("malformed content length")
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without content length")
+	}
+	if _, err := br.Discard(length); err != nil {
+		return 0, err
+	}
+	return status, nil
+}
+
+// onePass tells drive to exchange every session once, then stop.
+const onePass = time.Duration(-1)
+
+// drive runs conns closed-loop workers, each on its own connection, for d.
+// Worker i starts at session i and steps by conns, so in-flight requests
+// always carry distinct sessions.
+func drive(ctx context.Context, addr string, sessions []string, conns int, d time.Duration) (*result, error) {
+	reqs := make([][]byte, len(sessions))
+	for i, s := range sessions {
+		reqs[i] = exchangeRequest(s)
+	}
+	type worker struct {
+		ok, errs int
+		lat      []time.Duration
+		err      error
+	}
+	workers := make([]worker, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	if d == onePass {
+		deadline = start.Add(time.Hour)
+	}
+	for w := range workers {
+		wg.Add(1)
+		go func(w *worker, next int) {
+			defer wg.Done()
+			w.lat = make([]time.Duration, 0, 4096)
+			var conn net.Conn
+			var br *bufio.Reader
+			for time.Now().Before(deadline) && ctx.Err() == nil && (d != onePass || next < len(reqs)) {
+				if conn == nil {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						w.err = err
+						return
+					}
+					conn, br = c, bufio.NewReaderSize(c, 8<<10)
+				}
+				t0 := time.Now()
+				status, err := roundTrip(conn, br, reqs[next%len(reqs)])
+				lat := time.Since(t0)
+				next += conns
+				if err != nil || status != http.StatusOK {
+					w.errs++
+					if err != nil {
+						conn.Close()
+						conn = nil
+					}
+					continue
+				}
+				w.ok++
+				w.lat = append(w.lat, lat)
+			}
+			if conn != nil {
+				conn.Close()
+			}
+		}(&workers[w], w)
+	}
+	wg.Wait()
+	r := &result{elapsed: time.Since(start)}
+	for _, w := range workers {
+		if w.err != nil {
+			return nil, fmt.Errorf("connecting to the bridge: %w", w.err)
+		}
+		r.ok += w.ok
+		r.errors += w.errs
+		r.latencies = append(r.latencies, w.lat...)
+	}
+	slices.Sort(r.latencies)
+	return r, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func perReq(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(n)
+}
+
+func cpuModel() string {
+	raw, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func loadAvg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
