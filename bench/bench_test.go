@@ -13,8 +13,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // setup starts a stand-in, assembles the pipeline and mints sessions.
@@ -141,4 +144,17 @@ func BenchmarkRSAVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkHandlerCached is POST /exchange for sessions already exchanged:
+// the repeat-exchange cache answers without a signature.
+func BenchmarkHandlerCached(b *testing.B) {
+	_, p, sessions := setup(b, 64)
+	cache, err := bridge.NewExchangeCache(p.Exchanger, bridge.CacheConfig{Size: 1024, TTL: 5 * time.Minute, Observe: p.Metrics.CacheLookup})
+	require.NoError(b, err)
+	for _, s := range sessions {
+		_, err := cache.Exchange(context.Background(), s)
+		require.NoError(b, err)
+	}
+	benchHandler(b, p.Handler(io.Discard, cache), sessions)
 }

@@ -59,7 +59,7 @@ type Config struct {
 	// ExchangeCacheSize is how many sessions' exchanges are remembered, so a
 	// repeat of the same session (a retry, an app restart) costs no new
 	// signature. 0 turns the cache off.
-	ExchangeCacheSize int `envconfig:"EXCHANGE_CACHE_SIZE" default:"4096"`
+	ExchangeCacheSize int `envconfig:"EXCHANGE_CACHE_SIZE" default:"1024"`
 	// ExchangeCacheTTL is the longest a remembered exchange serves after its
 	// token was minted (never past the session's own exp); at most 15m, so a
 	// served custom token has most of its hour left.
