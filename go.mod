@@ -3,6 +3,7 @@ module github.com/dfbridge/dfbridge
 go 1.26.8
 
 require (
+	cloud.google.com/go/compute/metadata v0.9.0
 	firebase.google.com/go/v4 v4.21.0
 	github.com/descope/go-sdk v1.6.11
 	github.com/gorilla/mux v1.8.1
@@ -18,7 +19,6 @@ require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.20.0 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.8 // indirect
-	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	cloud.google.com/go/firestore v1.22.0 // indirect
 	cloud.google.com/go/iam v1.11.0 // indirect
 	cloud.google.com/go/longrunning v1.0.0 // indirect

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"google.golang.org/api/option"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -54,10 +57,35 @@ type Config struct {
 	// tokens and manage emulator users. Never set in production.
 	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
 
+	// GoogleCloudProject is the project the service runs in, which names
+	// traces in the logs' logging.googleapis.com/trace field. Defaults to
+	// FIREBASE_PROJECT_ID; set it when the service runs in another project.
+	GoogleCloudProject string `envconfig:"GOOGLE_CLOUD_PROJECT"`
+
+	// MetricsAddr (host:port) serves GET /metrics on a listener of its own,
+	// for a collector beside the service (on Cloud Run only PORT is
+	// reachable from outside). Empty means no such listener.
+	MetricsAddr string `envconfig:"METRICS_ADDR"`
+	// MetricsOnMainPort also serves GET /metrics on PORT. Off by default:
+	// the public port should not tell the world the service's traffic.
+	MetricsOnMainPort bool `envconfig:"METRICS_ON_MAIN_PORT" default:"false"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// ShutdownTimeout bounds graceful shutdown; Cloud Run allows 10s.
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"8s"`
+
+	// googleOptions carry the Admin SDK's calls to Google. Not read from the
+	// environment: tests set them to reach emulator/iamstub.
+	googleOptions []option.ClientOption
+}
+
+// traceProject is the project that names traces in log lines.
+func (c *Config) traceProject() string {
+	if c.GoogleCloudProject != "" {
+		return c.GoogleCloudProject
+	}
+	return c.FirebaseProjectID
 }
 
 // loadConfig reads and validates the environment. Its error is one line
@@ -135,6 +163,15 @@ func (c *Config) Validate() error {
 	if c.GoogleApplicationCredentials != "" {
 		if _, err := os.Stat(c.GoogleApplicationCredentials); err != nil {
 			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read; point it at a service-account key file", c.GoogleApplicationCredentials)
+		}
+	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("config: METRICS_ADDR=%q is not host:port; use e.g. 127.0.0.1:9464", c.MetricsAddr)
+		}
+		if port == strconv.Itoa(c.Port) && c.Port != 0 && (host == c.ListenHost || host == "" || c.ListenHost == "") {
+			return fmt.Errorf("config: METRICS_ADDR=%q is the service's own port; pick another port, or METRICS_ON_MAIN_PORT=true", c.MetricsAddr)
 		}
 	}
 	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""

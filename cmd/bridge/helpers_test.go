@@ -51,6 +51,21 @@ func (l *syncBuffer) String() string {
 // mints Auth emulator tokens; otherwise it signs with sa.
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
+	return startStackWith(t, emulatorHost, sa, env, stackOptions{})
+}
+
+// stackOptions adjust startStackWith.
+type stackOptions struct {
+	// config has a last say over the config, for what the environment
+	// cannot carry (client options that reach a Google stand-in).
+	config func(*Config)
+	// unready returns without waiting for /readyz, for stacks meant to fail it.
+	unready bool
+}
+
+// startStackWith is startStack with options.
+func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string, o stackOptions) *stack {
+	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
 	require.NoError(t, err)
 	ts := httptest.NewServer(stub.Handler())
@@ -79,6 +94,9 @@ func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env m
 	}
 	cfg, err := loadConfig()
 	require.NoError(t, err)
+	if o.config != nil {
+		o.config(cfg)
+	}
 
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -103,7 +121,9 @@ func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env m
 		t.Fatal("bridge did not start")
 	}
 	s := &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
-	s.waitReady(t)
+	if !o.unready {
+		s.waitReady(t)
+	}
 	return s
 }
 

@@ -72,10 +72,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		CredentialsFile:     cfg.GoogleApplicationCredentials,
 		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
 		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
+		Options:             cfg.googleOptions,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building firebase client: %w", err)
 	}
+	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", fbc.Account())
 
 	x := &bridge.Exchanger{
 		Verifier: verifier,
@@ -95,7 +97,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		log:       log,
 		metrics:   m,
 		exchanger: x,
-		traceProj: cfg.FirebaseProjectID,
+		traceProj: cfg.traceProject(),
 		readiness: []httpapi.ReadinessCheck{
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
