@@ -28,9 +28,12 @@ type service struct {
 	firebase *firebase.Client
 	signer   *readiness
 	handler  http.Handler
-	// ready is closed once the listener is bound (tests wait on it).
-	ready chan struct{}
-	addr  string
+	// metricsHandler serves the METRICS_ADDR listener, when configured.
+	metricsHandler http.Handler
+	// ready is closed once the listeners are bound (tests wait on it).
+	ready       chan struct{}
+	addr        string
+	metricsAddr string
 }
 
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
@@ -93,7 +96,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		signer:   &readiness{},
 		ready:    make(chan struct{}),
 	}
-	s.handler = addRoutes(routeDeps{
+	deps := routeDeps{
 		log:       log,
 		metrics:   m,
 		exchanger: x,
@@ -102,7 +105,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 		},
-	})
+		serveMetrics: cfg.MetricsOnMainPort,
+	}
+	s.handler = addRoutes(deps)
+	if cfg.MetricsAddr != "" {
+		s.metricsHandler = metricsRoutes(deps)
+	}
 	return s, nil
 }
 
@@ -114,22 +122,27 @@ func (s *service) serve(ctx context.Context) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	s.addr = ln.Addr().String()
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+	srv := s.httpServer(ctx, s.handler)
+	servers := []*http.Server{srv}
+
+	errc := make(chan error, 2)
+	if s.metricsHandler != nil {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		s.metricsAddr = mln.Addr().String()
+		msrv := s.httpServer(ctx, s.metricsHandler)
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		s.log.Info("metrics listening", "addr", s.metricsAddr)
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.warmUp(bg)
 
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.DescopeProjectID,
 		"firebase_project", s.cfg.FirebaseProjectID)
@@ -143,10 +156,26 @@ func (s *service) serve(ctx context.Context) error {
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
 	return nil
+}
+
+// httpServer is the server settings every listener of the service shares.
+func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
 }
 
 // warmUp loads Descope's keys and proves the signer works, retrying until
