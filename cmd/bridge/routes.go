@@ -23,6 +23,16 @@ type routeDeps struct {
 
 // addRoutes is the one list of every route and middleware of the service.
 func addRoutes(d routeDeps) http.Handler {
+	r := router(d)
+	var h http.Handler = r
+	h = httpapi.Recover(d.log)(h)
+	h = httpapi.Trace(d.traceProj)(h)
+	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
+	return h
+}
+
+// router is every route, without the middleware around them.
+func router(d routeDeps) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = httpapi.NotFound(d.log)
 	r.MethodNotAllowedHandler = httpapi.MethodNotAllowed(d.log)
@@ -33,12 +43,7 @@ func addRoutes(d routeDeps) http.Handler {
 	if d.serveMetrics {
 		r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
 	}
-
-	var h http.Handler = r
-	h = httpapi.Recover(d.log)(h)
-	h = httpapi.Trace(d.traceProj)(h)
-	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
-	return h
+	return r
 }
 
 // routeTemplate names a request by the template of the route it matches.
