@@ -6,7 +6,7 @@
 // Env: BRIDGE_URL (http://127.0.0.1:8080), DESCOPE_STUB_URL
 // (http://127.0.0.1:8090), FIREBASE_AUTH_EMULATOR_HOST (127.0.0.1:9099),
 // FIREBASE_PROJECT_ID (demo-dfbridge), CHROMIUM_PATH (/usr/bin/chromium).
-// The page is served from http://127.0.0.1:5173, which the bridge's
+// The page is served from http://127.0.0.1:5173 (WEB_PAGE_PORT), which the bridge's
 // CORS_ALLOWED_ORIGINS and the stand-in's STUB_DEV_ORIGINS must allow.
 
 import { after, before, describe, test } from "node:test";
@@ -29,7 +29,7 @@ const emulatorUrl = `http://${emulatorHost}`;
 const projectId = process.env.FIREBASE_PROJECT_ID || "demo-dfbridge";
 const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const pageHost = "127.0.0.1";
-const pagePort = 5173;
+const pagePort = Number(process.env.WEB_PAGE_PORT || 5173);
 const pageOrigin = `http://${pageHost}:${pagePort}`;
 
 /** Fails with a message that names the part of the stack that is down. */
