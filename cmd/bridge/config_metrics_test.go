@@ -23,22 +23,12 @@ func TestConfigRefusesBadDeploymentSettings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			base := map[string]string{
-				"DESCOPE_PROJECT_ID":             testProject,
-				"FIREBASE_PROJECT_ID":            "demo-dfbridge",
-				"FIREBASE_SERVICE_ACCOUNT_JSON":  "",
-				"GOOGLE_APPLICATION_CREDENTIALS": "",
-				"PORT":                           "8080",
-				"LISTEN_HOST":                    "",
-				"METRICS_ADDR":                   "",
-				"METRICS_ON_MAIN_PORT":           "false",
-			}
-			for k, v := range c.env {
-				base[k] = v
-			}
-			for k, v := range base {
-				t.Setenv(k, v)
-			}
+			setConfigEnv(t, map[string]string{
+				"DESCOPE_PROJECT_ID":   testProject,
+				"FIREBASE_PROJECT_ID":  "demo-dfbridge",
+				"PORT":                 "8080",
+				"METRICS_ON_MAIN_PORT": "false",
+			}, c.env)
 			_, err := loadConfig()
 			if c.error == "" {
 				assert.NoError(t, err)

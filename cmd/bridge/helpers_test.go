@@ -27,6 +27,10 @@ type stack struct {
 	url    string
 	svc    *service
 	logs   *syncBuffer
+
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // syncBuffer collects the bridge's log lines; handlers write concurrently.
@@ -52,6 +56,12 @@ func (l *syncBuffer) String() string {
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
 	return startStackWith(t, emulatorHost, sa, env, stackOptions{})
+}
+
+// startStackNoWait is startStack without waiting for /readyz.
+func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+	t.Helper()
+	return startStackWith(t, emulatorHost, sa, env, stackOptions{unready: true})
 }
 
 // stackOptions adjust startStackWith.
@@ -104,15 +114,8 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("bridge did not shut down within 10s")
-		}
-	})
+	s := &stack{stub: stub, stubTS: ts, svc: svc, logs: logs, cancel: cancel, done: done}
+	t.Cleanup(func() { s.stop(t) })
 	select {
 	case <-svc.ready:
 	case err := <-done:
@@ -120,11 +123,27 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 	case <-time.After(10 * time.Second):
 		t.Fatal("bridge did not start")
 	}
-	s := &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
+	s.url = "http://" + svc.addr
 	if !o.unready {
 		s.waitReady(t)
 	}
 	return s
+}
+
+// stop shuts the bridge down as SIGTERM would and waits for serve to return.
+func (s *stack) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if s.stopped {
+		return
+	}
+	select {
+	case err := <-s.done:
+		s.stopped = true
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Error("bridge did not shut down within 15s")
+	}
 }
 
 func (s *stack) waitReady(t *testing.T) {

@@ -174,7 +174,9 @@ func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must outlive the run context: on SIGTERM, Shutdown lets
+		// in-flight requests finish, which a cancelled context would abort.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 }
 
