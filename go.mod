@@ -6,6 +6,7 @@ require (
 	firebase.google.com/go/v4 v4.21.0
 	github.com/descope/go-sdk v1.6.11
 	github.com/gorilla/mux v1.8.1
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
