@@ -156,7 +156,10 @@ func (m *Mapping) UID(s *Session) (string, error) {
 		return "", Errorf(CodeInternal, "unknown uid strategy %q", m.uidFrom)
 	}
 	uid := m.uidPrefix + v
-	return uid, CheckUID(uid)
+	if err := CheckUID(uid); err != nil {
+		return "", err
+	}
+	return uid, nil
 }
 
 // CheckUID refuses a UID Firebase would refuse or alter: empty, over 128

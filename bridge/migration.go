@@ -88,7 +88,10 @@ func (r *Migrator) Resolve(ctx context.Context, s *Session, tenantID string) (st
 				return "", Errorf(CodeInvalidClaims, "migration claim %q is not a string", r.cfg.UIDClaim)
 			}
 			if uid != "" {
-				return uid, CheckUID(uid)
+				if err := CheckUID(uid); err != nil {
+					return "", err
+				}
+				return uid, nil
 			}
 		}
 	}
@@ -125,7 +128,10 @@ func (r *Migrator) Resolve(ctx context.Context, s *Session, tenantID string) (st
 	case matches[0].Disabled:
 		return "", Errorf(CodeUserDisabled, "firebase account %s is disabled", matches[0].UID)
 	}
-	return matches[0].UID, CheckUID(matches[0].UID)
+	if err := CheckUID(matches[0].UID); err != nil {
+		return "", err
+	}
+	return matches[0].UID, nil
 }
 
 // accounts looks an email up in the directory, through the cache. Errors
@@ -136,6 +142,11 @@ func (r *Migrator) accounts(ctx context.Context, tenantID, email string) ([]Dire
 		return v, nil
 	}
 	v, err, _ := r.flight.Do("a\x00"+key, func() (any, error) {
+		// A caller that missed the cache just as an earlier flight landed
+		// finds its answer here instead of asking again.
+		if v, ok := r.accts.Get(key); ok {
+			return v, nil
+		}
 		// Merged callers share this call: one client going away must not
 		// fail the others.
 		found, err := r.dir.FindByEmail(context.WithoutCancel(ctx), tenantID, email)
@@ -158,6 +169,9 @@ func (r *Migrator) descopeEmail(ctx context.Context, userID string) (emailFact, 
 		return v, nil
 	}
 	v, err, _ := r.flight.Do("d\x00"+userID, func() (any, error) {
+		if v, ok := r.profile.Get(userID); ok {
+			return v, nil
+		}
 		u, err := r.users.LoadUser(context.WithoutCancel(ctx), userID)
 		var f emailFact
 		switch {
