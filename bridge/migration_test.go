@@ -79,16 +79,20 @@ func TestMigrationResolve(t *testing.T) {
 		code   Code
 	}{
 		{name: "the explicit claim wins over everything",
-			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true}) },
-			uid:   "legacy-42"},
+			setup: func(d *memDirectory, _ *memUsers) {
+				d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true})
+			},
+			uid: "legacy-42"},
 		{name: "an explicit claim that is not a string is refused",
 			edit: func(s *Session) { s.Claims["firebaseUid"] = json42() }, code: CodeInvalidClaims},
 		{name: "an explicit claim over 128 bytes is refused",
 			edit: func(s *Session) { s.Claims["firebaseUid"] = string(make([]byte, 129)) }, code: CodeUIDTooLong},
 		{name: "a verified email matching one verified account links to it",
-			edit:  noClaim,
-			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true}) },
-			uid:   "X"},
+			edit: noClaim,
+			setup: func(d *memDirectory, _ *memUsers) {
+				d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true})
+			},
+			uid: "X"},
 		{name: "the look-up happens in the session's Firebase tenant",
 			edit: noClaim, tenant: "acme-1",
 			setup: func(d *memDirectory, _ *memUsers) {
@@ -102,9 +106,11 @@ func TestMigrationResolve(t *testing.T) {
 				noClaim(s)
 				s.EmailVerified = false
 			},
-			cfg:   func(c *MigrationConfig) { c.EmailFromDescope = false },
-			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true}) },
-			code:  CodeEmailNotVerified},
+			cfg: func(c *MigrationConfig) { c.EmailFromDescope = false },
+			setup: func(d *memDirectory, _ *memUsers) {
+				d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true})
+			},
+			code: CodeEmailNotVerified},
 		{name: "an unverified session email with no match leaves the normal strategy",
 			edit: func(s *Session) { noClaim(s); s.EmailVerified = false },
 			cfg:  func(c *MigrationConfig) { c.EmailFromDescope = false }},
@@ -125,9 +131,11 @@ func TestMigrationResolve(t *testing.T) {
 			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X"}) },
 			uid:   "X"},
 		{name: "a disabled account is refused",
-			edit:  noClaim,
-			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true, Disabled: true}) },
-			code:  CodeUserDisabled},
+			edit: noClaim,
+			setup: func(d *memDirectory, _ *memUsers) {
+				d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true, Disabled: true})
+			},
+			code: CodeUserDisabled},
 		{name: "a session without email takes the verified email from Descope",
 			edit: func(s *Session) { noClaim(s); s.Email, s.EmailVerified = "", false },
 			setup: func(d *memDirectory, u *memUsers) {
@@ -152,9 +160,11 @@ func TestMigrationResolve(t *testing.T) {
 			edit:  func(s *Session) { noClaim(s); s.Email = "not-an-email" },
 			setup: func(d *memDirectory, _ *memUsers) { d.fail = errors.New("must not be called") }},
 		{name: "claim-only migration ignores the email",
-			edit:  noClaim,
-			cfg:   func(c *MigrationConfig) { c.ByEmail, c.EmailFromDescope = false, false },
-			setup: func(d *memDirectory, _ *memUsers) { d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true}) }},
+			edit: noClaim,
+			cfg:  func(c *MigrationConfig) { c.ByEmail, c.EmailFromDescope = false, false },
+			setup: func(d *memDirectory, _ *memUsers) {
+				d.add("", "ada@example.com", DirectoryUser{UID: "X", EmailVerified: true})
+			}},
 		{name: "a directory failure is an upstream error",
 			edit:  noClaim,
 			setup: func(d *memDirectory, _ *memUsers) { d.fail = errors.New("boom") },
