@@ -91,25 +91,10 @@ func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, e
 // account when migration finds one, else the UID by the mapping's strategy.
 // Lifecycle sync uses it to find the account a Descope user signs in as.
 func (x *Exchanger) Resolve(ctx context.Context, s *Session) (Identity, error) {
-	m := x.Mapping
-	tenant, err := m.Tenant(s)
-	if err != nil {
-		return Identity{}, err
+	if x.Migrator == nil {
+		return x.Mapping.Map(s)
 	}
-	claims, err := m.Claims(s)
-	if err != nil {
-		return Identity{}, err
-	}
-	var uid string
-	if x.Migrator != nil {
-		if uid, err = x.Migrator.Resolve(ctx, s, tenant); err != nil {
-			return Identity{}, err
-		}
-	}
-	if uid == "" {
-		if uid, err = m.UID(s); err != nil {
-			return Identity{}, err
-		}
-	}
-	return Identity{UID: uid, Claims: claims, TenantID: tenant}, nil
+	return x.Mapping.mapWith(s, func(tenant string) (string, error) {
+		return x.Migrator.Resolve(ctx, s, tenant)
+	})
 }

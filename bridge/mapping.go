@@ -98,7 +98,11 @@ func (m *Mapping) Migration() *MigrationConfig { return m.migration }
 
 // Map returns the identity for s without any look-up: tenant, UID by the
 // configured strategy, and claims. Exchanger.Resolve adds migration.
-func (m *Mapping) Map(s *Session) (Identity, error) {
+func (m *Mapping) Map(s *Session) (Identity, error) { return m.mapWith(s, nil) }
+
+// mapWith maps s; existing, when set, may name the UID of an account the
+// user already has in the tenant, which then wins over the strategy.
+func (m *Mapping) mapWith(s *Session, existing func(tenant string) (string, error)) (Identity, error) {
 	tenant, err := m.Tenant(s)
 	if err != nil {
 		return Identity{}, err
@@ -107,9 +111,16 @@ func (m *Mapping) Map(s *Session) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	uid, err := m.UID(s)
-	if err != nil {
-		return Identity{}, err
+	var uid string
+	if existing != nil {
+		if uid, err = existing(tenant); err != nil {
+			return Identity{}, err
+		}
+	}
+	if uid == "" {
+		if uid, err = m.UID(s); err != nil {
+			return Identity{}, err
+		}
 	}
 	return Identity{UID: uid, Claims: claims, TenantID: tenant}, nil
 }

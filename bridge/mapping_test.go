@@ -41,6 +41,31 @@ func mustParse(t *testing.T, doc string) *Mapping {
 	return m
 }
 
+// mapped runs one table row: it parses doc, edits a fresh session, calls f,
+// and checks the refusal code when code is set. ok says f succeeded.
+func mapped[T any](t *testing.T, doc string, edit func(*Session), code Code, f func(*Mapping, *Session) (T, error)) (T, bool) {
+	t.Helper()
+	m := mustParse(t, doc)
+	s := session()
+	if edit != nil {
+		edit(s)
+	}
+	got, err := f(m, s)
+	if code != "" {
+		requireCode(t, err, code)
+		return got, false
+	}
+	require.NoError(t, err)
+	return got, true
+}
+
+// requireCode checks that err is a refusal with code.
+func requireCode(t *testing.T, err error, code Code) {
+	t.Helper()
+	require.Error(t, err)
+	assert.Equal(t, code, CodeOf(err))
+}
+
 func TestUIDStrategies(t *testing.T) {
 	long := strings.Repeat("x", MaxUIDLength+1)
 	cases := []struct {
@@ -82,19 +107,11 @@ func TestUIDStrategies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := mustParse(t, tc.doc)
-			s := session()
-			if tc.edit != nil {
-				tc.edit(s)
-			}
-			uid, err := m.UID(s)
-			if tc.code != "" {
-				require.Error(t, err)
-				assert.Equal(t, tc.code, CodeOf(err))
+			uid, ok := mapped(t, tc.doc, tc.edit, tc.code, (*Mapping).UID)
+			if !ok {
 				assert.Empty(t, uid)
 				return
 			}
-			require.NoError(t, err)
 			assert.Equal(t, tc.wantUID, uid)
 		})
 	}
@@ -197,13 +214,7 @@ func TestClaimRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := mustParse(t, tc.doc)
-			s := session()
-			if tc.edit != nil {
-				tc.edit(s)
-			}
-			got, err := m.Claims(s)
-			require.NoError(t, err)
+			got, _ := mapped(t, tc.doc, tc.edit, "", (*Mapping).Claims)
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -248,16 +259,10 @@ func TestClaimsBudget(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := mustParse(t, tc.doc)
-			s := session()
-			tc.edit(s)
-			got, err := m.Claims(s)
-			if tc.code != "" {
-				require.Error(t, err)
-				assert.Equal(t, tc.code, CodeOf(err))
+			got, ok := mapped(t, tc.doc, tc.edit, tc.code, (*Mapping).Claims)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			keys := make([]string, 0, len(got))
 			for k := range got {
 				keys = append(keys, k)
@@ -292,19 +297,10 @@ func TestTenantMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := mustParse(t, tc.doc)
-			s := session()
-			if tc.edit != nil {
-				tc.edit(s)
+			id, ok := mapped(t, tc.doc, tc.edit, tc.code, (*Mapping).Map)
+			if ok {
+				assert.Equal(t, tc.tenant, id.TenantID)
 			}
-			id, err := m.Map(s)
-			if tc.code != "" {
-				require.Error(t, err)
-				assert.Equal(t, tc.code, CodeOf(err))
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.tenant, id.TenantID)
 		})
 	}
 }

@@ -196,8 +196,7 @@ func TestMigrationResolve(t *testing.T) {
 			}
 			uid, err := r.Resolve(context.Background(), s, tc.tenant)
 			if tc.code != "" {
-				require.Error(t, err)
-				assert.Equal(t, tc.code, CodeOf(err))
+				requireCode(t, err, tc.code)
 				assert.Empty(t, uid)
 				return
 			}

@@ -65,8 +65,7 @@ func TestPolicyGates(t *testing.T) {
 				assert.NoError(t, err)
 				return
 			}
-			require.Error(t, err)
-			assert.Equal(t, tc.code, CodeOf(err))
+			requireCode(t, err, tc.code)
 		})
 	}
 }
