@@ -129,7 +129,9 @@ func (s *service) serve(ctx context.Context) error {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must outlive the run context: on SIGTERM, Shutdown lets
+		// in-flight requests finish, which a cancelled context would abort.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
