@@ -14,6 +14,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"google.golang.org/api/option"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -50,8 +52,9 @@ type Config struct {
 	// FirebaseServiceAccountJSON is the key itself, for Secret Manager users
 	// who mount it as an environment variable.
 	FirebaseServiceAccountJSON string `envconfig:"FIREBASE_SERVICE_ACCOUNT_JSON"`
-	// FirebaseServiceAccountEmail is who keyless signing signs as; on Cloud
-	// Run it defaults to the service's own account.
+	// FirebaseServiceAccountEmail is who keyless signing signs as; unset, it
+	// is asked of the metadata server once at start (on Cloud Run, the
+	// service's own account).
 	FirebaseServiceAccountEmail string `envconfig:"FIREBASE_SERVICE_ACCOUNT_EMAIL"`
 	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
 	// tokens and manage emulator users. Never set in production.
@@ -69,6 +72,14 @@ type Config struct {
 	// MetricsOnMainPort also serves GET /metrics on PORT. Off by default:
 	// the public port should not tell the world the service's traffic.
 	MetricsOnMainPort bool `envconfig:"METRICS_ON_MAIN_PORT" default:"false"`
+
+	// IdentityMapping is the mapping from Descope sessions to Firebase
+	// identities: the JSON document itself, or a path to a file holding it.
+	// Empty means the default (Descope user ID; roles, permissions, tenants,
+	// dct as claims). See the README's "Mapping" section.
+	IdentityMapping string `envconfig:"IDENTITY_MAPPING"`
+	// mapping is IdentityMapping parsed by Validate.
+	mapping *bridge.Mapping
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -173,6 +184,9 @@ func (c *Config) Validate() error {
 		if port == strconv.Itoa(c.Port) && c.Port != 0 && (host == c.ListenHost || host == "" || c.ListenHost == "") {
 			return fmt.Errorf("config: METRICS_ADDR=%q is the service's own port; pick another port, or METRICS_ON_MAIN_PORT=true", c.MetricsAddr)
 		}
+	}
+	if err := c.loadMapping(); err != nil {
+		return err
 	}
 	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""
 	if (c.FirebaseAuthEmulatorHost != "" || keyless) && c.FirebaseProjectID == "" {

@@ -84,8 +84,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 
 	x := &bridge.Exchanger{
 		Verifier: verifier,
-		Mapping:  bridge.DefaultMapping(),
+		Mapping:  cfg.mapping,
 		Minter:   fbc.Minter(),
+	}
+	if x.Mapping == nil {
+		x.Mapping = bridge.DefaultMapping()
+	}
+	if mc := x.Mapping.Migration(); mc != nil {
+		if x.Migrator, err = newMigrator(*mc, fbc, verifier); err != nil {
+			return nil, err
+		}
+		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
 	s := &service{
 		cfg:      cfg,

@@ -33,6 +33,13 @@ export const SERVER_ERROR_CODES = [
   "tenant_not_mapped",
   "policy_denied",
   "user_disabled",
+  "account_email_not_verified",
+  // Policy gates, one code per gate.
+  "role_required",
+  "permission_required",
+  "tenant_required",
+  "auth_method_required",
+  "session_too_old",
   // Request shape.
   "bad_request",
   "unsupported_media_type",
