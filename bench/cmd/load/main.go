@@ -52,12 +52,12 @@ func main() {
 	var o options
 	var conns string
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each load phase")
-	flag.StringVar(&conns, "conns", "16,64", "concurrent connections per phase, comma-separated")
+	flag.StringVar(&conns, "conns", "1,16,64", "concurrent connections per phase, comma-separated; cached repeats run at the first of at least 16")
 	flag.IntVar(&o.users, "users", 1000, "distinct users with a pre-minted session each")
 	flag.IntVar(&o.coldRuns, "cold", 5, "cold starts to measure")
-	flag.DurationVar(&o.ceilingFor, "ceiling", 3*time.Second, "length of each RSA-sign ceiling measurement")
+	flag.DurationVar(&o.ceilingFor, "ceiling", 4*time.Second, "length of the RSA-sign ceiling measurement in each phase")
 	flag.IntVar(&o.rounds, "rounds", 4, "alternations of ceiling and load within a phase")
-	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the bridge during the first load phase to this file")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the bridge during the first load phase of at least 16 conns to this file")
 	flag.StringVar(&o.goexperiment, "goexperiment", "", "GOEXPERIMENT for building the bridge and the ceiling (e.g. boringcrypto)")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -91,7 +91,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.goexperiment != "" {
 		backend = "GOEXPERIMENT=" + o.goexperiment
 	}
-	fmt.Fprintf(out, "bridge and ceiling built with: %s\n", backend)
+	fmt.Fprintf(out, "bridge and ceiling built with: %s, static, -trimpath -ldflags='-s -w' (as the image ships)\n", backend)
 
 	bridgeBin, ceilingBin, err := build(ctx, dir, o.goexperiment, o.profile != "")
 	if err != nil {
@@ -112,6 +112,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d distinct users, one pre-minted Descope session each; %s per phase; key-file signing (RSA-2048)\n\n", o.users, o.duration)
 	env := func(extra ...string) []string {
+		// The Go runtime's own knobs pass through, to try GC settings.
+		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"} {
+			if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
+				extra = append(extra, k+"="+v)
+			}
+		}
 		return append([]string{
 			"LISTEN_HOST=127.0.0.1",
 			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
@@ -161,11 +167,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		selfCPU time.Duration
 	}
 	var phases []phase
+	profiled := -1
+	if o.profile != "" {
+		profiled = 0
+		for i := len(o.conns) - 1; i >= 0; i-- {
+			if o.conns[i] >= 16 {
+				profiled = i
+			}
+		}
+	}
 	for i, c := range o.conns {
-		var profiled chan error
-		if i == 0 && o.profile != "" {
-			profiled = make(chan error, 1)
-			go func() { profiled <- fetchProfile(pprofAddr, o.duration+o.ceilingFor, o.profile) }()
+		var profile chan error
+		if i == profiled {
+			profile = make(chan error, 1)
+			go func() { profile <- fetchProfile(pprofAddr, o.duration+o.ceilingFor, o.profile) }()
 		}
 		// The machine may be shared: alternate ceiling and load in
 		// rounds, so both see the same background.
@@ -187,8 +202,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		p.hwm = b.peakRSS()
 		phases = append(phases, p)
-		if profiled != nil {
-			if err := <-profiled; err != nil {
+		if profile != nil {
+			if err := <-profile; err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "CPU profile of the bridge at %d conns: %s (go tool pprof -top %s)\n\n", c, o.profile, o.profile)
@@ -206,8 +221,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if _, err := drive(ctx, cb.url, sessions, 16, onePass); err != nil {
 		return err
 	}
-	cachedConns := o.conns[0]
-	cached, err := drive(ctx, cb.url, sessions, cachedConns, o.duration)
+	base := phases[len(phases)-1]
+	for i := len(phases) - 1; i >= 0; i-- {
+		if phases[i].conns >= 16 {
+			base = phases[i]
+		}
+	}
+	cached, err := drive(ctx, cb.url, sessions, base.conns, o.duration)
 	if err != nil {
 		return err
 	}
@@ -215,26 +235,27 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	cb.stop()
 
 	fmt.Fprintf(out, "uncached exchanges (EXCHANGE_CACHE_SIZE=0: verify + map + sign on every request)\n")
-	fmt.Fprintf(out, "%5s %7s %8s %8s %8s %6s %8s %6s %12s %10s %10s %9s\n",
-		"conns", "req/s", "p50", "p99", "max", "errors", "sign/s", "ratio", "bridge CPU", "sign CPU", "load CPU", "peak RSS")
+	fmt.Fprintf(out, "%5s %7s %8s %8s %8s %6s %8s %6s %12s %10s %6s %10s %9s\n",
+		"conns", "req/s", "p50", "p99", "max", "errors", "sign/s", "ratio", "bridge CPU", "sign CPU", "share", "load CPU", "peak RSS")
 	for _, p := range phases {
-		fmt.Fprintf(out, "%5d %7.0f %8s %8s %8s %6d %8.0f %5.0f%% %9.0fµs/r %7.0fµs %7.0fµs/r %6.1f MB\n",
+		bridgeCPU, signCPU := perReq(p.cpu, p.res.ok), float64(p.ceiling.cpuPerSign().Microseconds())
+		fmt.Fprintf(out, "%5d %7.0f %8s %8s %8s %6d %8.0f %5.0f%% %9.0fµs/r %8.0fµs %5.0f%% %7.0fµs/r %6.1f MB\n",
 			p.conns, p.res.rate(), ms(p.res.quantile(0.50)), ms(p.res.quantile(0.99)), ms(p.res.quantile(1)),
 			p.res.errors, p.ceiling.perSecond(), 100*p.res.rate()/p.ceiling.perSecond(),
-			perReq(p.cpu, p.res.ok), float64(p.ceiling.cpuPerSign().Microseconds()), perReq(p.selfCPU, p.res.ok),
-			float64(p.hwm)/1024)
+			bridgeCPU, signCPU, 100*signCPU/bridgeCPU, perReq(p.selfCPU, p.res.ok), float64(p.hwm)/1024)
 	}
 	fmt.Fprintf(out, "  sign/s:     RSA-2048 signatures per second on all %d cores (bench/cmd/signceiling, same backend),\n", runtime.NumCPU())
 	fmt.Fprintf(out, "              measured in %d slices alternating with the load slices of the same phase\n", o.rounds)
 	fmt.Fprintf(out, "  ratio:      exchanges/s over sign/s\n")
-	fmt.Fprintf(out, "  bridge CPU: user+system CPU of the bridge process per exchange; sign CPU: per signature alone\n")
+	fmt.Fprintf(out, "  bridge CPU: user+system CPU of the bridge process per exchange; sign CPU: per signature alone;\n")
+	fmt.Fprintf(out, "              share: sign CPU over bridge CPU, the part of the bridge's work that is the signature\n")
 	fmt.Fprintf(out, "  load CPU:   CPU of this load generator per exchange, taken from the same cores\n")
 	fmt.Fprintf(out, "  peak RSS:   the bridge's VmHWM after the phase\n\n")
 
 	fmt.Fprintf(out, "cached repeats (default cache, the same %d sessions again)\n", len(sessions))
 	fmt.Fprintf(out, "%5d %9.0f %8s %8s %8s %6d   %.1f× the uncached rate at %d conns, peak RSS %.1f MB\n\n",
-		cachedConns, cached.rate(), ms(cached.quantile(0.50)), ms(cached.quantile(0.99)), ms(cached.quantile(1)),
-		cached.errors, cached.rate()/phases[0].res.rate(), phases[0].conns, float64(cachedHWM)/1024)
+		base.conns, cached.rate(), ms(cached.quantile(0.50)), ms(cached.quantile(0.99)), ms(cached.quantile(1)),
+		cached.errors, cached.rate()/base.res.rate(), base.conns, float64(cachedHWM)/1024)
 
 	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(idleRSS)/1024)
 	fmt.Fprintf(out, "cold start (process start to first successful exchange), %d runs: min %s, median %s, max %s\n",
@@ -243,19 +264,31 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// build compiles the bridge and the ceiling with the same settings.
+// build compiles the bridge and the ceiling with the same settings, and
+// the bridge as the container image ships it: static, no cgo, stripped
+// (scripts/build-static.sh). BoringCrypto needs cgo, so that build links
+// statically through the C toolchain instead, as the README's build arg does.
 func build(ctx context.Context, dir, goexperiment string, profile bool) (bridgeBin, ceilingBin string, err error) {
 	bridgeBin, ceilingBin = filepath.Join(dir, "bridge"), filepath.Join(dir, "signceiling")
 	for bin, pkg := range map[string]string{bridgeBin: "./cmd/bridge", ceilingBin: "./bench/cmd/signceiling"} {
 		args := []string{"build", "-trimpath", "-o", bin}
+		tags := []string{}
 		if profile && bin == bridgeBin {
-			args = append(args, "-tags", "pprof")
+			tags = append(tags, "pprof")
+		}
+		env := append(os.Environ(), "CGO_ENABLED=0")
+		ldflags := "-s -w"
+		if goexperiment != "" {
+			env = append(os.Environ(), "GOEXPERIMENT="+goexperiment, "CGO_ENABLED=1")
+			tags = append(tags, "netgo", "osusergo")
+			ldflags += " -linkmode=external -extldflags=-static"
+		}
+		args = append(args, "-ldflags="+ldflags)
+		if len(tags) > 0 {
+			args = append(args, "-tags="+strings.Join(tags, ","))
 		}
 		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
-		cmd.Env = os.Environ()
-		if goexperiment != "" {
-			cmd.Env = append(cmd.Env, "GOEXPERIMENT="+goexperiment, "CGO_ENABLED=1")
-		}
+		cmd.Env = env
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("building %s: %w\n%s", pkg, err, b)
 		}
