@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -85,10 +86,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", fbc.Account())
 
+	var minter bridge.Minter = fbc.Minter()
+	if fbc.Mode() == firebase.ModeKey {
+		// Local signing is CPU-bound: queue it, one signature per core.
+		if minter, err = bridge.NewSignQueue(minter, runtime.GOMAXPROCS(0)); err != nil {
+			return nil, fmt.Errorf("building sign queue: %w", err)
+		}
+	}
 	x := &bridge.Exchanger{
 		Verifier: verifier,
 		Mapping:  cfg.mapping,
-		Minter:   fbc.Minter(),
+		Minter:   minter,
 	}
 	if x.Mapping == nil {
 		x.Mapping = bridge.DefaultMapping()

@@ -180,7 +180,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		var profile chan error
 		if i == profiled {
 			profile = make(chan error, 1)
-			go func() { profile <- fetchProfile(pprofAddr, o.duration+o.ceilingFor, o.profile) }()
+			go func() {
+				err := fetchProfile(pprofAddr, "profile?seconds="+strconv.Itoa(int((o.duration+o.ceilingFor).Seconds())), o.profile)
+				if err == nil { // the heap at the end of the phase, with runtime.MemStats
+					err = fetchProfile(pprofAddr, "heap?debug=1", o.profile+".heap.txt")
+				}
+				profile <- err
+			}()
 		}
 		// The machine may be shared: alternate ceiling and load in
 		// rounds, so both see the same background.
@@ -206,7 +212,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if err := <-profile; err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "CPU profile of the bridge at %d conns: %s (go tool pprof -top %s)\n\n", c, o.profile, o.profile)
+			fmt.Fprintf(out, "CPU profile of the bridge at %d conns: %s (go tool pprof -top %s), heap after it: %s.heap.txt\n\n",
+				c, o.profile, o.profile, o.profile)
 		}
 	}
 	b.stop()
@@ -446,9 +453,9 @@ func coldStart(ctx context.Context, bin, dir string, env []string, session strin
 	return 0, errors.New("no successful exchange within 10s")
 }
 
-// fetchProfile saves a CPU profile of the bridge covering d.
-func fetchProfile(addr string, d time.Duration, path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+// fetchProfile saves one of the bridge's pprof profiles.
+func fetchProfile(addr, profile, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", addr, profile))
 	if err != nil {
 		return fmt.Errorf("fetching profile: %w", err)
 	}
