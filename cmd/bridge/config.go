@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/dfbridge/dfbridge/httpapi"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -36,6 +38,9 @@ type Config struct {
 	// KeysMaxStale is how long the last good key set serves while Descope's
 	// key endpoint fails.
 	KeysMaxStale time.Duration `envconfig:"DESCOPE_KEYS_MAX_STALE" default:"24h"`
+	// KeysFetchTimeout bounds one fetch of Descope's key set, so a hanging
+	// key endpoint cannot hold up the requests waiting on it.
+	KeysFetchTimeout time.Duration `envconfig:"DESCOPE_KEYS_FETCH_TIMEOUT" default:"5s"`
 	// TokenLeeway allows clock skew on exp/nbf/iat (at most 5s, the SDK's own).
 	TokenLeeway time.Duration `envconfig:"TOKEN_LEEWAY" default:"5s"`
 
@@ -53,6 +58,29 @@ type Config struct {
 	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
 	// tokens and manage emulator users. Never set in production.
 	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
+
+	// CORSAllowedOrigins are the browser origins allowed to call the API,
+	// comma-separated, exactly as browsers send them
+	// (https://app.example.com). Empty: no cross-origin access.
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
+	// RateLimitIPPerMinute is how many exchanges a minute one client address
+	// may start, checked before the token is read; 0 turns it off.
+	RateLimitIPPerMinute int `envconfig:"RATE_LIMIT_IP_PER_MINUTE" default:"600"`
+	// RateLimitIPBurst is how many of those may come at once.
+	RateLimitIPBurst int `envconfig:"RATE_LIMIT_IP_BURST" default:"100"`
+	// RateLimitUserPerMinute is how many exchanges a minute one Descope user
+	// may complete, checked after verification; 0 turns it off.
+	RateLimitUserPerMinute int `envconfig:"RATE_LIMIT_USER_PER_MINUTE" default:"60"`
+	// RateLimitUserBurst is how many of those may come at once.
+	RateLimitUserBurst int `envconfig:"RATE_LIMIT_USER_BURST" default:"20"`
+	// TrustedProxyHops is how many proxies in front of the service append
+	// the client address to X-Forwarded-For: 1 on Cloud Run, 2 behind an
+	// external Application Load Balancer. 0 (the default) ignores the header
+	// and limits by the connection's peer address.
+	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
+	// CloudRunService is set by Cloud Run; it only lets start-up warn when
+	// TRUSTED_PROXY_HOPS is left at 0 there.
+	CloudRunService string `envconfig:"K_SERVICE"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -109,6 +137,12 @@ func (c *Config) Validate() error {
 	if c.KeysMaxStale < c.KeysRefreshInterval {
 		return errors.New("config: DESCOPE_KEYS_MAX_STALE must be at least DESCOPE_KEYS_REFRESH_INTERVAL")
 	}
+	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > 30*time.Second {
+		return errors.New("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and 30s")
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
+	}
 	if c.TokenLeeway < 0 || c.TokenLeeway > 5*time.Second {
 		return errors.New("config: TOKEN_LEEWAY must be between 0s and 5s")
 	}
@@ -140,6 +174,41 @@ func (c *Config) Validate() error {
 	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""
 	if (c.FirebaseAuthEmulatorHost != "" || keyless) && c.FirebaseProjectID == "" {
 		return errors.New("config: FIREBASE_PROJECT_ID is required with the Auth emulator or keyless signing")
+	}
+	return nil
+}
+
+// validateLimits checks the browser and rate-limit settings, and trims the
+// origin list (envconfig splits on commas but keeps the spaces around them).
+func (c *Config) validateLimits() error {
+	origins := make([]string, 0, len(c.CORSAllowedOrigins))
+	for _, o := range c.CORSAllowedOrigins {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := httpapi.CheckOrigin(o); err != nil {
+			return fmt.Errorf("config: CORS_ALLOWED_ORIGINS: %w", err)
+		}
+		origins = append(origins, o)
+	}
+	c.CORSAllowedOrigins = origins
+	for _, l := range []struct {
+		name         string
+		rate, burst  int
+		burstSetting string
+	}{
+		{"RATE_LIMIT_IP_PER_MINUTE", c.RateLimitIPPerMinute, c.RateLimitIPBurst, "RATE_LIMIT_IP_BURST"},
+		{"RATE_LIMIT_USER_PER_MINUTE", c.RateLimitUserPerMinute, c.RateLimitUserBurst, "RATE_LIMIT_USER_BURST"},
+	} {
+		if l.rate < 0 {
+			return fmt.Errorf("config: %s must be 0 (off) or more", l.name)
+		}
+		if l.rate > 0 && l.burst < 1 {
+			return fmt.Errorf("config: %s must be at least 1 when %s is set", l.burstSetting, l.name)
+		}
+	}
+	if c.TrustedProxyHops < 0 || c.TrustedProxyHops > 5 {
+		return errors.New("config: TRUSTED_PROXY_HOPS must be between 0 and 5 (1 on Cloud Run)")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 )
@@ -17,6 +18,12 @@ type routeDeps struct {
 	exchanger httpapi.Exchanger
 	traceProj string
 	readiness []httpapi.ReadinessCheck
+	// corsOrigins may call the API from a browser.
+	corsOrigins []string
+	// clientLimit admits /exchange calls per client address;
+	// trustedProxies says how that address is found.
+	clientLimit    bridge.Limiter
+	trustedProxies int
 }
 
 // addRoutes is the one list of every route and middleware of the service.
@@ -27,9 +34,11 @@ func addRoutes(d routeDeps) http.Handler {
 
 	r.Handle("/healthz", httpapi.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
-	r.Handle("/exchange", httpapi.HandleExchange(d.log, d.metrics, d.exchanger)).Methods(http.MethodPost)
+	r.Handle("/exchange", httpapi.LimitClients(d.log, d.clientLimit, d.trustedProxies)(
+		httpapi.HandleExchange(d.log, d.metrics, d.exchanger))).Methods(http.MethodPost)
 
 	var h http.Handler = r
+	h = httpapi.CORS(d.corsOrigins)(h)
 	h = httpapi.Recover(d.log)(h)
 	h = httpapi.Trace(d.traceProj)(h)
 	return h

@@ -17,6 +17,7 @@ import (
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
+	"github.com/dfbridge/dfbridge/ratelimit"
 )
 
 // service is the assembled bridge: adapters, use case and server.
@@ -44,6 +45,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		RefreshInterval:    cfg.KeysRefreshInterval,
 		UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
 		MaxStale:           cfg.KeysMaxStale,
+		FetchTimeout:       cfg.KeysFetchTimeout,
 		Logger:             log,
 		Observe:            m.KeyFetch,
 	})
@@ -78,7 +80,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 
 	x := &bridge.Exchanger{
-		Verifier: verifier,
+		Verifier: bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)),
 		Mapping:  bridge.DefaultMapping(),
 		Minter:   fbc.Minter(),
 	}
@@ -100,7 +102,14 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 		},
+		corsOrigins:    cfg.CORSAllowedOrigins,
+		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
+		trustedProxies: cfg.TrustedProxyHops,
 	})
+	if cfg.CloudRunService != "" && cfg.TrustedProxyHops == 0 && cfg.RateLimitIPPerMinute > 0 {
+		log.Warn("on Cloud Run with TRUSTED_PROXY_HOPS=0: every request comes from the front end's address, " +
+			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
+	}
 	return s, nil
 }
 
