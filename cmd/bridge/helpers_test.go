@@ -47,9 +47,18 @@ func (l *syncBuffer) String() string {
 	return l.b.String()
 }
 
-// startStack starts a stand-in and a bridge. With emulatorHost set the bridge
-// mints Auth emulator tokens; otherwise it signs with sa.
+// startStack starts a stand-in and a bridge and waits until it is ready. With
+// emulatorHost set the bridge mints Auth emulator tokens; otherwise it signs
+// with sa.
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+	t.Helper()
+	s := launchStack(t, emulatorHost, sa, env)
+	s.waitReady(t)
+	return s
+}
+
+// launchStack is startStack without waiting for readiness.
+func launchStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
 	require.NoError(t, err)
@@ -102,9 +111,7 @@ func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env m
 	case <-time.After(10 * time.Second):
 		t.Fatal("bridge did not start")
 	}
-	s := &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
-	s.waitReady(t)
-	return s
+	return &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
 }
 
 func (s *stack) waitReady(t *testing.T) {
