@@ -270,7 +270,7 @@ func TestHostileRequestCatalogue(t *testing.T) {
 		{"an unknown route is not found", http.MethodPost, "/exchange/v2", map[string]string{"Authorization": "Bearer " + tok}, nil, 404, "not_found"},
 		{"a request with no token is refused", http.MethodPost, "/exchange", nil, nil, 401, "missing_token"},
 		{"an empty bearer is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer "}, nil, 401, "missing_token"},
-		{"a Basic credential is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Basic " + b64("user:" + tok)}, nil, 401, "missing_token"},
+		{"a Basic credential is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Basic " + b64("user:"+tok)}, nil, 401, "missing_token"},
 		{"a bearer with no scheme is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": tok}, nil, 401, "missing_token"},
 		{"an empty sessionJwt is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":""}`), 401, "missing_token"},
 		{"an empty JSON object is refused", http.MethodPost, "/exchange", jsonCT, body(`{}`), 401, "missing_token"},
