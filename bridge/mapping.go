@@ -1,5 +1,7 @@
 package bridge
 
+import "unicode/utf8"
+
 // MaxUIDLength is Firebase's limit on a custom token's uid, in bytes.
 const MaxUIDLength = 128
 
@@ -29,6 +31,11 @@ func (m *Mapping) Map(s *Session) (Identity, error) {
 	}
 	if len(uid) > MaxUIDLength {
 		return Identity{}, Errorf(CodeUIDTooLong, "uid is %d bytes, Firebase allows %d", len(uid), MaxUIDLength)
+	}
+	// JSON encoding would replace invalid bytes with U+FFFD, so two
+	// different IDs could become one Firebase user.
+	if !utf8.ValidString(uid) {
+		return Identity{}, Errorf(CodeInvalidClaims, "uid is not valid UTF-8")
 	}
 	claims := map[string]any{}
 	if len(s.Roles) > 0 {

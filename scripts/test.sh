@@ -16,3 +16,11 @@ echo "== go vet"
 go vet ./...
 echo "== go test"
 go test -count=1 ./...
+# Then every fuzz target, each for a bounded time, starting from its
+# checked-in corpus (testdata/fuzz). A failing input is written there.
+fuzztime=${DFBRIDGE_FUZZTIME:-15s}
+grep -ro --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's/:func / /' | sort |
+  while read -r file target; do
+    echo "== go test -fuzz $target ($fuzztime)"
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "./$(dirname "$file")"
+  done
