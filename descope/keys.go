@@ -372,10 +372,7 @@ func validKID(kid string) bool {
 		return false
 	}
 	for i := 0; i < len(kid); i++ {
-		c := kid[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		if !base64URLByte(kid[i]) {
 			return false
 		}
 	}

@@ -30,12 +30,16 @@ var b64url = base64.RawURLEncoding.Strict()
 // jwtChars reports whether s holds only base64url characters and dots.
 func jwtChars(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !base64URLByte(s[i]) && s[i] != '.' {
 			return false
 		}
 	}
 	return true
+}
+
+// base64URLByte reports whether c is in the base64url alphabet.
+func base64URLByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // refusedHeaders are header parameters Descope never sends and this service

@@ -8,17 +8,20 @@ import (
 	"strings"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/metrics"
 )
 
-// LimitClients admits requests per client address before the handler runs,
+// LimitClients admits exchanges per client address before the handler runs,
 // so a flood from one address is turned away before any token is read,
-// parsed or verified. trustedProxies is how many proxies in front of the
-// service append to X-Forwarded-For (see ClientIP).
-func LimitClients(log *slog.Logger, l bridge.Limiter, trustedProxies int) func(http.Handler) http.Handler {
+// parsed or verified; refusals count as exchanges with code rate_limited.
+// trustedProxies is how many proxies in front of the service append to
+// X-Forwarded-For (see ClientIP).
+func LimitClients(log *slog.Logger, m *metrics.Metrics, l bridge.Limiter, trustedProxies int) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ip := ClientIP(r, trustedProxies)
 			if ok, wait := l.Allow(ip); !ok {
+				m.Exchange(string(bridge.CodeRateLimited))
 				WriteError(w, r, log, bridge.RateLimited(wait, "client "+ip+" is over the per-address limit"))
 				return
 			}

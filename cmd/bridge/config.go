@@ -137,8 +137,10 @@ func (c *Config) Validate() error {
 	if c.KeysMaxStale < c.KeysRefreshInterval {
 		return errors.New("config: DESCOPE_KEYS_MAX_STALE must be at least DESCOPE_KEYS_REFRESH_INTERVAL")
 	}
-	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > 30*time.Second {
-		return errors.New("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and 30s")
+	// A request waiting on a fetch must still be answered within the
+	// server's 15s write timeout.
+	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > 10*time.Second {
+		return errors.New("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and 10s")
 	}
 	if err := c.validateLimits(); err != nil {
 		return err

@@ -162,6 +162,7 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 		wait := retryAfter(t, resp)
 		assert.True(t, wait >= 1 && wait <= 60, "Retry-After %d is not within the minute one token takes", wait)
 		assert.Equal(t, int64(1), s.stub.KeyRequests(), "the limited request's token was read")
+		assert.Equal(t, 1.0, counterValue(t, s.svc.metrics.Exchanges.WithLabelValues("rate_limited")), "the refusal is counted")
 		assert.Equal(t, 200, s.do(t, http.MethodGet, "/healthz", nil, nil).Status, "health checks are never limited")
 	})
 

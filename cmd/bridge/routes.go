@@ -34,7 +34,7 @@ func addRoutes(d routeDeps) http.Handler {
 
 	r.Handle("/healthz", httpapi.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
-	r.Handle("/exchange", httpapi.LimitClients(d.log, d.clientLimit, d.trustedProxies)(
+	r.Handle("/exchange", httpapi.LimitClients(d.log, d.metrics, d.clientLimit, d.trustedProxies)(
 		httpapi.HandleExchange(d.log, d.metrics, d.exchanger))).Methods(http.MethodPost)
 
 	var h http.Handler = r
