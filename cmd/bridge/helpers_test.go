@@ -27,6 +27,10 @@ type stack struct {
 	url    string
 	svc    *service
 	logs   *syncBuffer
+
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // syncBuffer collects the bridge's log lines; handlers write concurrently.
@@ -47,18 +51,17 @@ func (l *syncBuffer) String() string {
 	return l.b.String()
 }
 
-// startStack starts a stand-in and a bridge and waits until it is ready. With
-// emulatorHost set the bridge mints Auth emulator tokens; otherwise it signs
-// with sa.
+// startStack starts a stand-in and a bridge. With emulatorHost set the bridge
+// mints Auth emulator tokens; otherwise it signs with sa.
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
-	s := launchStack(t, emulatorHost, sa, env)
+	s := startStackNoWait(t, emulatorHost, sa, env)
 	s.waitReady(t)
 	return s
 }
 
-// launchStack is startStack without waiting for readiness.
-func launchStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+// startStackNoWait is startStack without waiting for /readyz.
+func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
 	require.NoError(t, err)
@@ -95,15 +98,8 @@ func launchStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env 
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("bridge did not shut down within 10s")
-		}
-	})
+	s := &stack{stub: stub, stubTS: ts, svc: svc, logs: logs, cancel: cancel, done: done}
+	t.Cleanup(func() { s.stop(t) })
 	select {
 	case <-svc.ready:
 	case err := <-done:
@@ -111,7 +107,24 @@ func launchStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env 
 	case <-time.After(10 * time.Second):
 		t.Fatal("bridge did not start")
 	}
-	return &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
+	s.url = "http://" + svc.addr
+	return s
+}
+
+// stop shuts the bridge down as SIGTERM would and waits for serve to return.
+func (s *stack) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if s.stopped {
+		return
+	}
+	select {
+	case err := <-s.done:
+		s.stopped = true
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Error("bridge did not shut down within 15s")
+	}
 }
 
 func (s *stack) waitReady(t *testing.T) {

@@ -140,7 +140,7 @@ func TestNotReadyUntilKeysLoad(t *testing.T) {
 	t.Cleanup(ts.Close)
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
-	s := launchStack(t, "", sa, map[string]string{"DESCOPE_BASE_URL": ts.URL})
+	s := startStackNoWait(t, "", sa, map[string]string{"DESCOPE_BASE_URL": ts.URL})
 
 	resp := s.do(t, http.MethodGet, "/readyz", nil, nil)
 	assert.Equal(t, 503, resp.Status)

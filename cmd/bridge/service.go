@@ -81,8 +81,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 
 	x := &bridge.Exchanger{
 		Verifier: bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)),
-		Mapping:  bridge.DefaultMapping(),
+		Mapping:  cfg.mapping,
 		Minter:   fbc.Minter(),
+	}
+	if x.Mapping == nil {
+		x.Mapping = bridge.DefaultMapping()
+	}
+	if mc := x.Mapping.Migration(); mc != nil {
+		if x.Migrator, err = newMigrator(*mc, fbc, verifier); err != nil {
+			return nil, err
+		}
+		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
 	s := &service{
 		cfg:      cfg,
@@ -129,7 +138,9 @@ func (s *service) serve(ctx context.Context) error {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must outlive the run context: on SIGTERM, Shutdown lets
+		// in-flight requests finish, which a cancelled context would abort.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
