@@ -132,27 +132,39 @@ func (k *KeySource) Ready() error {
 
 // Key returns the public key for kid. A kid not in the set waits for a fetch
 // already in flight (a rotation seen by many requests at once costs one
-// fetch, and none of them is refused); otherwise it starts at most one fetch
-// per UnknownKIDCooldown across all callers. A kid no Descope key could have
+// fetch, and none of them is refused); if that fetch started too early to
+// see the new key, or none was in flight, it starts one, at most one per
+// UnknownKIDCooldown across all callers. A kid no Descope key could have
 // (see validKID) never triggers a fetch.
 func (k *KeySource) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if !validKID(kid) {
 		return nil, errUnknownKID
 	}
-	if pk, ok, err := k.lookup(kid); ok || err != nil {
-		return pk, err
-	}
-	// Joining and claiming happen under one lock, so a caller can never see
-	// no fetch in flight while another has claimed the cooldown but not yet
-	// started its fetch.
-	k.mu.Lock()
-	f := k.flight
-	if f == nil && k.claimUnknownPullLocked() {
-		f = k.startLocked(ctx, "unknown_kid")
-	}
-	k.mu.Unlock()
-	if f != nil {
-		_ = k.wait(ctx, f)
+	for range 2 {
+		if pk, ok, err := k.lookup(kid); ok || err != nil {
+			return pk, err
+		}
+		// Joining and claiming happen under one lock, so a caller never
+		// sees no fetch in flight while another has claimed the cooldown
+		// but not yet started its fetch.
+		k.mu.Lock()
+		f, own := k.flight, false
+		if f == nil && k.claimUnknownPullLocked() {
+			f, own = k.startLocked(ctx, "unknown_kid"), true
+		}
+		k.mu.Unlock()
+		if f == nil {
+			break
+		}
+		if err := k.wait(ctx, f); err != nil && ctx.Err() != nil {
+			break // the caller is gone
+		}
+		if own {
+			if pk, ok, err := k.lookup(kid); ok || err != nil {
+				return pk, err
+			}
+			break
+		}
 	}
 	if pk, ok, err := k.lookup(kid); ok || err != nil {
 		return pk, err
@@ -235,11 +247,16 @@ func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
 		k.cfg.Logger.Warn("descope key fetch failed; keeping last good keys",
 			"reason", reason, "error", err.Error())
 	} else {
-		k.set.Store(s)
 		k.observe(reason, "ok")
 		k.cfg.Logger.Debug("descope keys loaded", "reason", reason, "keys", len(s.keys))
 	}
+	// The new set and the end of the flight become visible together: a
+	// caller that sees the set sees no flight, and one that joined the
+	// flight sees the set once it is released.
 	k.mu.Lock()
+	if err == nil {
+		k.set.Store(s)
+	}
 	k.lastErr = err
 	k.flight = nil
 	k.mu.Unlock()

@@ -340,3 +340,48 @@ func TestKeySourceRotationSeenByManyCostsOneFetch(t *testing.T) {
 		assert.Equal(t, int64(2), f.stub.KeyRequests(), "the load, then one fetch for the new kid")
 	})
 }
+
+// A token under a new kid that joins a fetch sent before the key was
+// published does not give up with that fetch's stale answer: it starts its
+// own (within the cooldown's allowance).
+func TestKeySourceUnknownKIDOutlivesAStaleFetch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newKeyFixture(t, KeySourceConfig{})
+		require.NoError(t, f.keys.Refresh(t.Context()))
+		before := f.stub.JWKS()
+		release := make(chan struct{})
+		var calls sync.Mutex
+		first := true
+		f.stub.SetKeysFault(func(w http.ResponseWriter) bool {
+			calls.Lock()
+			stale := first
+			first = false
+			calls.Unlock()
+			if !stale {
+				return false
+			}
+			<-release // answered with the set as it was when the request left
+			return descopestub.Serve(before)(w)
+		})
+
+		refreshed := make(chan error, 1)
+		go func() { refreshed <- f.keys.Refresh(context.Background()) }()
+		synctest.Wait()
+		rotated, err := f.stub.RotateKey(false)
+		require.NoError(t, err)
+		var keyErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, keyErr = f.keys.Key(context.Background(), rotated.ID)
+		}()
+		synctest.Wait() // the new kid waits on the fetch already out
+		close(release)
+		<-done
+		require.NoError(t, <-refreshed)
+
+		assert.NoError(t, keyErr, "the new kid is found by a fetch of its own")
+		assert.Equal(t, int64(3), f.stub.KeyRequests(), "the load, the stale fetch, one more")
+		assert.Equal(t, []string{"startup/ok", "startup/ok", "unknown_kid/ok"}, f.fetch.all())
+	})
+}
