@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/compute/metadata"
 	fb "firebase.google.com/go/v4"
 	"firebase.google.com/go/v4/auth"
 	"google.golang.org/api/option"
@@ -29,7 +30,8 @@ type Config struct {
 	// CredentialsFile is a path to a service-account key file.
 	CredentialsFile string
 	// ServiceAccountEmail is the account keyless signing signs as. When
-	// empty on Cloud Run, the Admin SDK asks the metadata server.
+	// empty, New asks the metadata server once (on Cloud Run: the service's
+	// own account).
 	ServiceAccountEmail string
 	// EmulatorHost is host:port of the Firebase Auth emulator; when set,
 	// tokens are unsigned emulator tokens. The Admin SDK reads it from the
@@ -39,10 +41,19 @@ type Config struct {
 	Options []option.ClientOption
 }
 
+// Signing modes, as Client.Mode reports them.
+const (
+	ModeEmulator = "emulator"
+	ModeKey      = "key"
+	ModeKeyless  = "keyless"
+)
+
 // Client wraps the Admin SDK's Auth client.
 type Client struct {
-	auth *auth.Client
-	now  func() time.Time
+	auth    *auth.Client
+	now     func() time.Time
+	mode    string
+	account string
 
 	mu      sync.Mutex
 	tenants map[string]*auth.TenantClient
@@ -56,13 +67,24 @@ var _ bridge.Minter = (*Minter)(nil)
 // New builds an Admin SDK Auth client from cfg.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	opts := append([]option.ClientOption{}, cfg.Options...)
+	mode := ModeKey
 	switch {
 	case cfg.EmulatorHost != "":
 		// The Admin SDK switches to emulator mode from the environment.
+		mode = ModeEmulator
 	case len(cfg.CredentialsJSON) > 0:
 		opts = append(opts, option.WithCredentialsJSON(cfg.CredentialsJSON))
 	case cfg.CredentialsFile != "":
 		opts = append(opts, option.WithCredentialsFile(cfg.CredentialsFile))
+	default:
+		mode = ModeKeyless
+		if cfg.ServiceAccountEmail == "" {
+			email, err := metadataAccount(ctx)
+			if err != nil {
+				return nil, err
+			}
+			cfg.ServiceAccountEmail = email
+		}
 	}
 	app, err := fb.NewApp(ctx, &fb.Config{
 		ProjectID:        cfg.ProjectID,
@@ -75,8 +97,42 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("initializing firebase auth: %w", err)
 	}
-	return &Client{auth: a, now: time.Now, tenants: map[string]*auth.TenantClient{}}, nil
+	c := &Client{auth: a, now: time.Now, mode: mode, tenants: map[string]*auth.TenantClient{}}
+	if mode == ModeKeyless {
+		c.account = cfg.ServiceAccountEmail
+	}
+	return c, nil
 }
+
+// metadataAccount asks the metadata server which account this instance runs
+// as. The Admin SDK would ask it too, but its IAM signer (v4.21.0) does not
+// keep the answer (Email has a value receiver), so it would ask again before
+// every signBlob, and it hardcodes metadata.google.internal, ignoring
+// GCE_METADATA_HOST. Asking once here, through Google's metadata client,
+// saves that round trip per token and turns "no account" into a start-up
+// error instead of a failed exchange.
+func metadataAccount(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	email, err := metadata.EmailWithContext(ctx, "default")
+	if err == nil && email == "" {
+		err = errNoAccount
+	}
+	if err != nil {
+		return "", fmt.Errorf("finding the service account for keyless signing from the metadata server "+
+			"(set FIREBASE_SERVICE_ACCOUNT_EMAIL off Google Cloud, or give a key): %w", err)
+	}
+	return email, nil
+}
+
+var errNoAccount = errors.New("the metadata server named no service account")
+
+// Mode is how tokens are signed: ModeEmulator, ModeKey or ModeKeyless.
+func (c *Client) Mode() string { return c.mode }
+
+// Account is the service account keyless signing signs as; empty in the
+// other modes.
+func (c *Client) Account() string { return c.account }
 
 // Auth returns the Admin SDK client, for tests and user management.
 func (c *Client) Auth() *auth.Client { return c.auth }
@@ -148,6 +204,11 @@ var errNoExp = errors.New("custom token has no exp")
 // keyless setups this is one IAM signBlob call, made once at start-up.
 func (c *Client) SelfTest(ctx context.Context) error {
 	if _, err := c.auth.CustomToken(ctx, "dfbridge-readiness-probe"); err != nil {
+		if c.mode == ModeKeyless {
+			return fmt.Errorf("minting a probe token through IAM signBlob as %s "+
+				"(it needs roles/iam.serviceAccountTokenCreator on itself and the iamcredentials API enabled): %w",
+				c.account, err)
+		}
 		return fmt.Errorf("minting a probe token: %w", err)
 	}
 	return nil

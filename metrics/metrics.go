@@ -3,8 +3,13 @@
 package metrics
 
 import (
+	"net/http"
+	"strconv"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics is the set of series the bridge records. A nil *Metrics records
@@ -85,4 +90,17 @@ func (m *Metrics) CacheLookup(result string) {
 	if m != nil {
 		m.ExchangeCache.WithLabelValues(result).Inc()
 	}
+}
+
+// Request records one HTTP request's latency. route must be a route
+// template or a fixed name, never a raw path, to keep the series bounded.
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	if m != nil {
+		m.RequestDuration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	}
+}
+
+// Handler serves the registry in Prometheus' exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }

@@ -25,6 +25,8 @@ export DFBRIDGE_REQUIRE_EMULATOR=1
 
 echo "== go vet"
 go vet ./...
+echo "== static binary (the container build)"
+scripts/check-static.sh
 echo "== go test"
 go test -count=1 ./...
 

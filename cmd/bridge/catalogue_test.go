@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
-	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
 	"github.com/dfbridge/dfbridge/httpapi"
 )
 
@@ -27,13 +26,11 @@ import (
 // is wide enough for a whole catalogue from one test client.
 func hostileStack(t *testing.T, env map[string]string) *stack {
 	t.Helper()
-	sa, err := serviceaccount.Generate("demo-dfbridge")
-	require.NoError(t, err)
 	all := map[string]string{"RATE_LIMIT_IP_BURST": "10000"}
 	for k, v := range env {
 		all[k] = v
 	}
-	return startStack(t, "", sa, all)
+	return keyStack(t, all)
 }
 
 // rawJWT assembles a JWT from a header, claims and signature bytes, with no

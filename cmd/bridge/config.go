@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"google.golang.org/api/option"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
@@ -53,12 +56,26 @@ type Config struct {
 	// FirebaseServiceAccountJSON is the key itself, for Secret Manager users
 	// who mount it as an environment variable.
 	FirebaseServiceAccountJSON string `envconfig:"FIREBASE_SERVICE_ACCOUNT_JSON"`
-	// FirebaseServiceAccountEmail is who keyless signing signs as; on Cloud
-	// Run it defaults to the service's own account.
+	// FirebaseServiceAccountEmail is who keyless signing signs as; unset, it
+	// is asked of the metadata server once at start (on Cloud Run, the
+	// service's own account).
 	FirebaseServiceAccountEmail string `envconfig:"FIREBASE_SERVICE_ACCOUNT_EMAIL"`
 	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
 	// tokens and manage emulator users. Never set in production.
 	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
+
+	// GoogleCloudProject is the project the service runs in, which names
+	// traces in the logs' logging.googleapis.com/trace field. Defaults to
+	// FIREBASE_PROJECT_ID; set it when the service runs in another project.
+	GoogleCloudProject string `envconfig:"GOOGLE_CLOUD_PROJECT"`
+
+	// MetricsAddr (host:port) serves GET /metrics on a listener of its own,
+	// for a collector beside the service (on Cloud Run only PORT is
+	// reachable from outside). Empty means no such listener.
+	MetricsAddr string `envconfig:"METRICS_ADDR"`
+	// MetricsOnMainPort also serves GET /metrics on PORT. Off by default:
+	// the public port should not tell the world the service's traffic.
+	MetricsOnMainPort bool `envconfig:"METRICS_ON_MAIN_PORT" default:"false"`
 
 	// IdentityMapping is the mapping from Descope sessions to Firebase
 	// identities: the JSON document itself, or a path to a file holding it.
@@ -82,10 +99,10 @@ type Config struct {
 	RateLimitUserPerMinute int `envconfig:"RATE_LIMIT_USER_PER_MINUTE" default:"60"`
 	// RateLimitUserBurst is how many of those may come at once.
 	RateLimitUserBurst int `envconfig:"RATE_LIMIT_USER_BURST" default:"20"`
-	// TrustedProxyHops is how many proxies in front of the service append
-	// the client address to X-Forwarded-For: 1 on Cloud Run, 2 behind an
-	// external Application Load Balancer. 0 (the default) ignores the header
-	// and limits by the connection's peer address.
+	// TrustedProxyHops is how many trusted proxies in front of the service
+	// write the client address into X-Forwarded-For: 1 on Cloud Run, one
+	// more for each further proxy that appends. 0 (the default) ignores the
+	// header and limits by the connection's peer address.
 	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
 	// CloudRunService is set by Cloud Run; it only lets start-up warn when
 	// TRUSTED_PROXY_HOPS is left at 0 there.
@@ -95,6 +112,18 @@ type Config struct {
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// ShutdownTimeout bounds graceful shutdown; Cloud Run allows 10s.
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"8s"`
+
+	// googleOptions carry the Admin SDK's calls to Google. Not read from the
+	// environment: tests set them to reach emulator/iamstub.
+	googleOptions []option.ClientOption
+}
+
+// traceProject is the project that names traces in log lines.
+func (c *Config) traceProject() string {
+	if c.GoogleCloudProject != "" {
+		return c.GoogleCloudProject
+	}
+	return c.FirebaseProjectID
 }
 
 // loadConfig reads and validates the environment. Its error is one line
@@ -180,6 +209,15 @@ func (c *Config) Validate() error {
 	if c.GoogleApplicationCredentials != "" {
 		if _, err := os.Stat(c.GoogleApplicationCredentials); err != nil {
 			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read; point it at a service-account key file", c.GoogleApplicationCredentials)
+		}
+	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("config: METRICS_ADDR=%q is not host:port; use e.g. 127.0.0.1:9464", c.MetricsAddr)
+		}
+		if port == strconv.Itoa(c.Port) && c.Port != 0 && (host == c.ListenHost || host == "" || c.ListenHost == "") {
+			return fmt.Errorf("config: METRICS_ADDR=%q is the service's own port; pick another port, or METRICS_ON_MAIN_PORT=true", c.MetricsAddr)
 		}
 	}
 	if err := c.loadMapping(); err != nil {

@@ -84,7 +84,32 @@ func TestExchangeSignsWithServiceAccountKey(t *testing.T) {
 	body := resp.json(t)
 	custom := body["externalToken"].(string)
 
-	parts := strings.Split(custom, ".")
+	claims := verifyCustomToken(t, custom, &sa.Private.PublicKey)
+	assert.Equal(t, sa.ClientEmail, claims.Iss)
+	assert.Equal(t, sa.ClientEmail, claims.Sub)
+	assert.Equal(t, "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit", claims.Aud)
+	assert.Equal(t, "U2keyfile", claims.UID)
+	assert.Equal(t, int64(3600), claims.Exp-claims.Iat)
+	assert.Equal(t, float64(claims.Exp), body["expiresAt"])
+	assert.Equal(t, []any{"viewer"}, claims.Claims["roles"])
+}
+
+// customTokenClaims is the payload of a Firebase custom token.
+type customTokenClaims struct {
+	Iss    string         `json:"iss"`
+	Sub    string         `json:"sub"`
+	Aud    string         `json:"aud"`
+	UID    string         `json:"uid"`
+	Iat    int64          `json:"iat"`
+	Exp    int64          `json:"exp"`
+	Claims map[string]any `json:"claims"`
+}
+
+// verifyCustomToken checks that token is an RS256 JWT whose signature
+// verifies with pub, and returns its claims.
+func verifyCustomToken(t *testing.T, token string, pub *rsa.PublicKey) customTokenClaims {
+	t.Helper()
+	parts := strings.Split(token, ".")
 	require.Len(t, parts, 3)
 	var header map[string]any
 	decodeSegment(t, parts[0], &header)
@@ -93,26 +118,11 @@ func TestExchangeSignsWithServiceAccountKey(t *testing.T) {
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	require.NoError(t, err)
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	require.NoError(t, rsa.VerifyPKCS1v15(&sa.Private.PublicKey, crypto.SHA256, sum[:], sig),
-		"custom token must verify with the service account's public key")
-
-	var claims struct {
-		Iss    string         `json:"iss"`
-		Sub    string         `json:"sub"`
-		Aud    string         `json:"aud"`
-		UID    string         `json:"uid"`
-		Iat    int64          `json:"iat"`
-		Exp    int64          `json:"exp"`
-		Claims map[string]any `json:"claims"`
-	}
+	require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig),
+		"custom token must verify with the signer's public key")
+	var claims customTokenClaims
 	decodeSegment(t, parts[1], &claims)
-	assert.Equal(t, sa.ClientEmail, claims.Iss)
-	assert.Equal(t, sa.ClientEmail, claims.Sub)
-	assert.Equal(t, "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit", claims.Aud)
-	assert.Equal(t, "U2keyfile", claims.UID)
-	assert.Equal(t, int64(3600), claims.Exp-claims.Iat)
-	assert.Equal(t, float64(claims.Exp), body["expiresAt"])
-	assert.Equal(t, []any{"viewer"}, claims.Claims["roles"])
+	return claims
 }
 
 func decodeSegment(t *testing.T, seg string, v any) {

@@ -55,13 +55,26 @@ func (l *syncBuffer) String() string {
 // mints Auth emulator tokens; otherwise it signs with sa.
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
-	s := startStackNoWait(t, emulatorHost, sa, env)
-	s.waitReady(t)
-	return s
+	return startStackWith(t, emulatorHost, sa, env, stackOptions{})
 }
 
 // startStackNoWait is startStack without waiting for /readyz.
 func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+	t.Helper()
+	return startStackWith(t, emulatorHost, sa, env, stackOptions{unready: true})
+}
+
+// stackOptions adjust startStackWith.
+type stackOptions struct {
+	// config has a last say over the config, for what the environment
+	// cannot carry (client options that reach a Google stand-in).
+	config func(*Config)
+	// unready returns without waiting for /readyz, for stacks meant to fail it.
+	unready bool
+}
+
+// startStackWith is startStack with options.
+func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string, o stackOptions) *stack {
 	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
 	require.NoError(t, err)
@@ -91,6 +104,9 @@ func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key,
 	}
 	cfg, err := loadConfig()
 	require.NoError(t, err)
+	if o.config != nil {
+		o.config(cfg)
+	}
 
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,6 +124,9 @@ func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key,
 		t.Fatal("bridge did not start")
 	}
 	s.url = "http://" + svc.addr
+	if !o.unready {
+		s.waitReady(t)
+	}
 	return s
 }
 

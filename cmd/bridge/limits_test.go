@@ -210,3 +210,14 @@ func TestRateLimitPerUser(t *testing.T) {
 	assert.Equal(t, 200, s.exchangeBearer(t, s.session(t, descopestub.Session{UserID: "U2calm"})).Status, "another user is unaffected")
 	assert.Equal(t, 401, s.exchangeBearer(t, "not-a-jwt").Status, "refused tokens are refused, not limited")
 }
+
+// A rate-limited answer, Retry-After included, has the shape api/openapi.yaml
+// gives it.
+func TestRateLimitedResponseMatchesTheOpenAPISpec(t *testing.T) {
+	s := hostileStack(t, map[string]string{"RATE_LIMIT_IP_PER_MINUTE": "1", "RATE_LIMIT_IP_BURST": "1"})
+	sc := newSpecChecker(t, s.url)
+	bearer := map[string]string{"Authorization": "Bearer not.a.jwt"}
+	sc.check(t, s, specCase{name: "the first is refused on its merits", method: "POST", path: "/exchange", header: bearer, status: 401, validRequest: true})
+	resp := sc.check(t, s, specCase{name: "the second is rate limited", method: "POST", path: "/exchange", header: bearer, status: 429, validRequest: true})
+	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+}

@@ -18,6 +18,8 @@ type routeDeps struct {
 	exchanger httpapi.Exchanger
 	traceProj string
 	readiness []httpapi.ReadinessCheck
+	// serveMetrics adds GET /metrics to these routes (METRICS_ON_MAIN_PORT).
+	serveMetrics bool
 	// corsOrigins may call the API from a browser.
 	corsOrigins []string
 	// clientLimit admits /exchange calls per client address;
@@ -28,6 +30,17 @@ type routeDeps struct {
 
 // addRoutes is the one list of every route and middleware of the service.
 func addRoutes(d routeDeps) http.Handler {
+	r := router(d)
+	var h http.Handler = r
+	h = httpapi.CORS(d.corsOrigins)(h)
+	h = httpapi.Recover(d.log)(h)
+	h = httpapi.Trace(d.traceProj)(h)
+	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
+	return h
+}
+
+// router is every route, without the middleware around them.
+func router(d routeDeps) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = httpapi.NotFound(d.log)
 	r.MethodNotAllowedHandler = httpapi.MethodNotAllowed(d.log)
@@ -36,10 +49,30 @@ func addRoutes(d routeDeps) http.Handler {
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
 	r.Handle("/exchange", httpapi.LimitClients(d.log, d.metrics, d.clientLimit, d.trustedProxies)(
 		httpapi.HandleExchange(d.log, d.metrics, d.exchanger))).Methods(http.MethodPost)
+	if d.serveMetrics {
+		r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
+	}
+	return r
+}
 
-	var h http.Handler = r
-	h = httpapi.CORS(d.corsOrigins)(h)
-	h = httpapi.Recover(d.log)(h)
-	h = httpapi.Trace(d.traceProj)(h)
-	return h
+// routeTemplate names a request by the template of the route it matches.
+func routeTemplate(r *mux.Router) func(*http.Request) string {
+	return func(req *http.Request) string {
+		var m mux.RouteMatch
+		if r.Match(req, &m) && m.Route != nil {
+			if t, err := m.Route.GetPathTemplate(); err == nil {
+				return t
+			}
+		}
+		return httpapi.UnmatchedRoute
+	}
+}
+
+// metricsRoutes is the separate metrics listener's only route (METRICS_ADDR).
+func metricsRoutes(d routeDeps) http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = httpapi.NotFound(d.log)
+	r.MethodNotAllowedHandler = httpapi.MethodNotAllowed(d.log)
+	r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
+	return r
 }

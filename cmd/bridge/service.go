@@ -29,9 +29,12 @@ type service struct {
 	firebase *firebase.Client
 	signer   *readiness
 	handler  http.Handler
-	// ready is closed once the listener is bound (tests wait on it).
-	ready chan struct{}
-	addr  string
+	// metricsHandler serves the METRICS_ADDR listener, when configured.
+	metricsHandler http.Handler
+	// ready is closed once the listeners are bound (tests wait on it).
+	ready       chan struct{}
+	addr        string
+	metricsAddr string
 }
 
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
@@ -74,10 +77,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		CredentialsFile:     cfg.GoogleApplicationCredentials,
 		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
 		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
+		Options:             cfg.googleOptions,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building firebase client: %w", err)
 	}
+	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", fbc.Account())
 
 	x := &bridge.Exchanger{
 		Verifier: bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)),
@@ -102,19 +107,24 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		signer:   &readiness{},
 		ready:    make(chan struct{}),
 	}
-	s.handler = addRoutes(routeDeps{
+	deps := routeDeps{
 		log:       log,
 		metrics:   m,
 		exchanger: x,
-		traceProj: cfg.FirebaseProjectID,
+		traceProj: cfg.traceProject(),
 		readiness: []httpapi.ReadinessCheck{
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 		},
+		serveMetrics:   cfg.MetricsOnMainPort,
 		corsOrigins:    cfg.CORSAllowedOrigins,
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
 		trustedProxies: cfg.TrustedProxyHops,
-	})
+	}
+	s.handler = addRoutes(deps)
+	if cfg.MetricsAddr != "" {
+		s.metricsHandler = metricsRoutes(deps)
+	}
 	if cfg.CloudRunService != "" && cfg.TrustedProxyHops == 0 && cfg.RateLimitIPPerMinute > 0 {
 		log.Warn("on Cloud Run with TRUSTED_PROXY_HOPS=0: every request comes from the front end's address, " +
 			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
@@ -130,24 +140,27 @@ func (s *service) serve(ctx context.Context) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	s.addr = ln.Addr().String()
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		// Requests must outlive the run context: on SIGTERM, Shutdown lets
-		// in-flight requests finish, which a cancelled context would abort.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	srv := s.httpServer(ctx, s.handler)
+	servers := []*http.Server{srv}
+
+	errc := make(chan error, 2)
+	if s.metricsHandler != nil {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		s.metricsAddr = mln.Addr().String()
+		msrv := s.httpServer(ctx, s.metricsHandler)
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		s.log.Info("metrics listening", "addr", s.metricsAddr)
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.warmUp(bg)
 
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.DescopeProjectID,
 		"firebase_project", s.cfg.FirebaseProjectID)
@@ -161,10 +174,28 @@ func (s *service) serve(ctx context.Context) error {
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
 	return nil
+}
+
+// httpServer is the server settings every listener of the service shares.
+func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests must outlive the run context: on SIGTERM, Shutdown lets
+		// in-flight requests finish, which a cancelled context would abort.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 // warmUp loads Descope's keys and proves the signer works, retrying until

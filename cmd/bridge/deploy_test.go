@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+// configVars is every environment variable Config reads.
+func configVars() map[string]bool {
+	vars := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+			vars[name] = true
+		}
+	}
+	return vars
+}
+
+// The Cloud Run definition sets only variables the service reads, probes
+// routes the service serves, and talks to the port it listens on.
+func TestCloudRunServiceMatchesTheService(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/service.yaml")
+	require.NoError(t, err)
+	var svc struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					ServiceAccountName string `yaml:"serviceAccountName"`
+					Containers         []struct {
+						Ports []struct {
+							ContainerPort int `yaml:"containerPort"`
+						} `yaml:"ports"`
+						Env []struct {
+							Name  string `yaml:"name"`
+							Value string `yaml:"value"`
+						} `yaml:"env"`
+						StartupProbe  httpProbe `yaml:"startupProbe"`
+						LivenessProbe httpProbe `yaml:"livenessProbe"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &svc))
+	require.Equal(t, "Service", svc.Kind)
+	spec := svc.Spec.Template.Spec
+	require.Len(t, spec.Containers, 1)
+	c := spec.Containers[0]
+
+	vars := configVars()
+	for _, e := range c.Env {
+		t.Run(e.Name+" is a variable the service reads", func(t *testing.T) {
+			assert.True(t, vars[e.Name])
+		})
+	}
+	t.Run("the container port is the default PORT", func(t *testing.T) {
+		require.Len(t, c.Ports, 1)
+		f, _ := reflect.TypeOf(Config{}).FieldByName("Port")
+		assert.Equal(t, f.Tag.Get("default"), strconv.Itoa(c.Ports[0].ContainerPort))
+		assert.Equal(t, c.Ports[0].ContainerPort, c.StartupProbe.HTTPGet.Port)
+		assert.Equal(t, c.Ports[0].ContainerPort, c.LivenessProbe.HTTPGet.Port)
+	})
+	t.Run("traffic waits for readiness and liveness is the process", func(t *testing.T) {
+		assert.Equal(t, "/readyz", c.StartupProbe.HTTPGet.Path)
+		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+	})
+	t.Run("the per-address limit reads the client from the front end's X-Forwarded-For", func(t *testing.T) {
+		hops := ""
+		for _, e := range c.Env {
+			if e.Name == "TRUSTED_PROXY_HOPS" {
+				hops = e.Value
+			}
+		}
+		assert.Equal(t, "1", hops)
+	})
+	t.Run("the service runs as its own account, keyless", func(t *testing.T) {
+		assert.NotEmpty(t, spec.ServiceAccountName)
+		for _, e := range c.Env {
+			assert.NotContains(t, []string{"GOOGLE_APPLICATION_CREDENTIALS", "FIREBASE_SERVICE_ACCOUNT_JSON", "FIREBASE_AUTH_EMULATOR_HOST"}, e.Name)
+		}
+	})
+}
+
+type httpProbe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port int    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+// The image is built by the script scripts/check-static.sh proves static,
+// and runs as non-root on a base with no shell.
+func TestDockerfileBuildsTheCheckedStaticBinary(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	df := string(b)
+	froms := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(df, -1)
+	require.GreaterOrEqual(t, len(froms), 2, "the Dockerfile must be multi-stage")
+	final := froms[len(froms)-1][1]
+
+	assert.Regexp(t, `(?m)^RUN scripts/build-static\.sh /out/bridge$`, df, "the image must use the checked build")
+	assert.Regexp(t, `^(gcr\.io/distroless/static[-\w]*:nonroot|scratch)$`, final, "the final stage has no shell")
+	assert.Regexp(t, `(?m)^USER nonroot`, df)
+	assert.Regexp(t, `(?m)^ENTRYPOINT \["/bridge"\]$`, df, "exec form: no shell to run it")
+}
+
+// Every variable the service reads is in the README's configuration table.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for name := range configVars() {
+		t.Run(name+" is documented", func(t *testing.T) {
+			assert.Contains(t, string(b), "| `"+name+"` |")
+		})
+	}
+}
