@@ -42,4 +42,7 @@ go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; 
 echo "== client tests"
 scripts/test-clients.sh
 
-# The browser test joins here once the bridge answers CORS.
+echo "== browser test"
+stack_up
+BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
+  scripts/test-browser.sh
