@@ -17,6 +17,10 @@ type routeDeps struct {
 	exchanger httpapi.Exchanger
 	traceProj string
 	readiness []httpapi.ReadinessCheck
+	// externalToken and audit are the Descope webhook handlers; nil when
+	// no secret is configured for them, and then the route does not exist.
+	externalToken http.Handler
+	audit         http.Handler
 }
 
 // addRoutes is the one list of every route and middleware of the service.
@@ -28,6 +32,12 @@ func addRoutes(d routeDeps) http.Handler {
 	r.Handle("/healthz", httpapi.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
 	r.Handle("/exchange", httpapi.HandleExchange(d.log, d.metrics, d.exchanger)).Methods(http.MethodPost)
+	if d.externalToken != nil {
+		r.Handle("/webhook/external-token", d.externalToken).Methods(http.MethodPost)
+	}
+	if d.audit != nil {
+		r.Handle("/webhook/audit", d.audit).Methods(http.MethodPost)
+	}
 
 	var h http.Handler = r
 	h = httpapi.Recover(d.log)(h)

@@ -17,6 +17,7 @@ import (
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
+	"github.com/dfbridge/dfbridge/webhook"
 )
 
 // service is the assembled bridge: adapters, use case and server.
@@ -91,7 +92,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		signer:   &readiness{},
 		ready:    make(chan struct{}),
 	}
-	s.handler = addRoutes(routeDeps{
+	deps := routeDeps{
 		log:       log,
 		metrics:   m,
 		exchanger: x,
@@ -100,8 +101,44 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 		},
-	})
+	}
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc)
+	s.handler = addRoutes(deps)
 	return s, nil
+}
+
+// webhookHandlers builds the Descope webhook handlers that have a secret
+// configured; the others stay nil and their routes do not exist.
+func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
+	verifier *descope.Verifier, fbc *firebase.Client) (externalToken, audit http.Handler) {
+	if cfg.externalTokenEnabled() {
+		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.ExternalTokenHMACSecrets, cfg.ExternalTokenBearerSecrets),
+			Exchanger: x,
+			Log:       log,
+			Metrics:   m,
+		})
+	}
+	if cfg.auditWebhookEnabled() {
+		audit = webhook.HandleAudit(webhook.AuditConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.AuditWebhookHMACSecrets, cfg.AuditWebhookBearerSecrets),
+			Lifecycle: &bridge.Lifecycle{
+				ProjectID:      cfg.DescopeProjectID,
+				Users:          descope.NewDirectory(verifier.SDK()),
+				Accounts:       fbc.Accounts(),
+				Mapping:        x.Mapping,
+				DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
+			},
+			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
+			DedupeSize:          cfg.AuditWebhookDedupeSize,
+			DedupeWindow:        cfg.AuditWebhookDedupeWindow,
+			Log:                 log,
+			Metrics:             m,
+		})
+	}
+	return externalToken, audit
 }
 
 // serve runs the server and background work until ctx ends, then shuts down
