@@ -63,10 +63,6 @@ func (a *Accounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.
 
 // UpdateAccount implements bridge.Accounts.
 func (a *Accounts) UpdateAccount(ctx context.Context, ref bridge.AccountRef, upd bridge.AccountUpdate) error {
-	um, err := a.users(ref.TenantID)
-	if err != nil {
-		return err
-	}
 	u := &auth.UserToUpdate{}
 	if upd.Disabled != nil {
 		u = u.Disabled(*upd.Disabled)
@@ -80,47 +76,44 @@ func (a *Accounts) UpdateAccount(ctx context.Context, ref bridge.AccountRef, upd
 	if upd.DisplayName != nil {
 		u = u.DisplayName(*upd.DisplayName)
 	}
-	if _, err := um.UpdateUser(ctx, ref.UID, u); err != nil {
-		return accountError(err, "updating firebase account")
-	}
-	return nil
+	return a.call(ref, "updating firebase account", func(um userManager) error {
+		_, err := um.UpdateUser(ctx, ref.UID, u)
+		return err
+	})
 }
 
 // SetClaims implements bridge.Accounts. Empty claims clear them.
 func (a *Accounts) SetClaims(ctx context.Context, ref bridge.AccountRef, claims map[string]any) error {
-	um, err := a.users(ref.TenantID)
-	if err != nil {
-		return err
-	}
 	if len(claims) == 0 {
 		claims = nil
 	}
-	if err := um.SetCustomUserClaims(ctx, ref.UID, claims); err != nil {
-		return accountError(err, "setting firebase custom claims")
-	}
-	return nil
+	return a.call(ref, "setting firebase custom claims", func(um userManager) error {
+		return um.SetCustomUserClaims(ctx, ref.UID, claims)
+	})
 }
 
 // RevokeSessions implements bridge.Accounts.
 func (a *Accounts) RevokeSessions(ctx context.Context, ref bridge.AccountRef) error {
-	um, err := a.users(ref.TenantID)
-	if err != nil {
-		return err
-	}
-	if err := um.RevokeRefreshTokens(ctx, ref.UID); err != nil {
-		return accountError(err, "revoking firebase refresh tokens")
-	}
-	return nil
+	return a.call(ref, "revoking firebase refresh tokens", func(um userManager) error {
+		return um.RevokeRefreshTokens(ctx, ref.UID)
+	})
 }
 
 // DeleteAccount implements bridge.Accounts.
 func (a *Accounts) DeleteAccount(ctx context.Context, ref bridge.AccountRef) error {
+	return a.call(ref, "deleting firebase account", func(um userManager) error {
+		return um.DeleteUser(ctx, ref.UID)
+	})
+}
+
+// call runs f with the user manager of ref's tenant and maps its error.
+func (a *Accounts) call(ref bridge.AccountRef, op string, f func(userManager) error) error {
 	um, err := a.users(ref.TenantID)
 	if err != nil {
 		return err
 	}
-	if err := um.DeleteUser(ctx, ref.UID); err != nil {
-		return accountError(err, "deleting firebase account")
+	if err := f(um); err != nil {
+		return accountError(err, op)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func TestAccountsAgainstTheAuthEmulator(t *testing.T) {
 	})
 
 	t.Run("revoked sessions fail the Admin SDK's revocation check", func(t *testing.T) {
-		waitPastSecond(t, first.IDToken)
+		authemu.WaitPastIssuedSecond(t, first.IDToken)
 		require.NoError(t, accounts.RevokeSessions(ctx, ref))
 		_, err := fb.Auth().VerifyIDTokenAndCheckRevoked(ctx, first.IDToken)
 		assert.True(t, auth.IsIDTokenRevoked(err), "got %v", err)
@@ -86,19 +86,6 @@ func TestAccountsAgainstTheAuthEmulator(t *testing.T) {
 		assert.ErrorIs(t, err, bridge.ErrAccountNotFound)
 		assert.ErrorIs(t, accounts.DeleteAccount(ctx, ref), bridge.ErrAccountNotFound)
 	})
-}
-
-// waitPastSecond waits until the wall clock is past the second an ID token
-// was issued in: Firebase keeps revocation times in whole seconds, and a
-// token issued in the same second as a revocation still passes the check.
-func waitPastSecond(t *testing.T, idToken string) {
-	t.Helper()
-	claims, err := authemu.Claims(idToken)
-	require.NoError(t, err)
-	iat, _ := claims["iat"].(float64)
-	for time.Now().Unix() <= int64(iat) {
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func assertEmulatorError(t *testing.T, err error, message string) {

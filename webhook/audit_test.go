@@ -260,12 +260,7 @@ func TestAuditRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newAudit(t, true)
 			f.signedIn("U1", "viewer")
-			var r reply
-			if tc.chunked {
-				r = deliverChunked(t, f.h, tc.sign, tc.body)
-			} else {
-				r = deliver(t, f.h, tc.sign, tc.body, tc.header)
-			}
+			r := send(t, f.h, tc.sign, tc.body, tc.header, tc.chunked)
 			assert.Equal(t, tc.status, r.Status)
 			assert.Equal(t, tc.code, r.code())
 			assert.False(t, f.account(t, "U1").Disabled, "nothing was applied")

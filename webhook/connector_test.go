@@ -153,12 +153,7 @@ func TestExternalTokenRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h, m, _ := connector(t, tc.secrets)
-			var r reply
-			if tc.chunked {
-				r = deliverChunked(t, h, tc.sign, tc.body)
-			} else {
-				r = deliver(t, h, tc.sign, tc.body, tc.header)
-			}
+			r := send(t, h, tc.sign, tc.body, tc.header, tc.chunked)
 			assert.Equal(t, tc.status, r.Status)
 			assert.Equal(t, tc.code, r.code())
 			assert.NotContains(t, r.Body, "token")

@@ -74,6 +74,15 @@ func deliver(t *testing.T, h http.Handler, secret string, body []byte, header ht
 	return readReply(t, resp)
 }
 
+// send is deliver, or deliverChunked when chunked.
+func send(t *testing.T, h http.Handler, secret string, body []byte, header http.Header, chunked bool) reply {
+	t.Helper()
+	if chunked {
+		return deliverChunked(t, h, secret, body)
+	}
+	return deliver(t, h, secret, body, header)
+}
+
 // deliverChunked posts body with no Content-Length, so only reading it can
 // tell its size.
 func deliverChunked(t *testing.T, h http.Handler, secret string, body []byte) reply {

@@ -59,19 +59,6 @@ func uniqueUser(prefix string) string {
 	return prefix + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")
 }
 
-// waitPastSecond waits until the clock is past the second idToken was issued
-// in. Firebase keeps revocation times in whole seconds: a token issued in the
-// same second as a revocation still passes the check.
-func waitPastSecond(t *testing.T, idToken string) {
-	t.Helper()
-	claims, err := authemu.Claims(idToken)
-	require.NoError(t, err)
-	iat, _ := claims["iat"].(float64)
-	for time.Now().Unix() <= int64(iat) {
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func emulatorMessage(err error) string {
 	var e *authemu.Error
 	if errors.As(err, &e) {
@@ -97,7 +84,7 @@ func TestUserDeletedEndsTheFirebaseSession(t *testing.T) {
 	session := s.session(t, descopestub.Session{UserID: userID, Roles: []string{"viewer"}})
 	before, err := s.signIn(t, emu, session)
 	require.NoError(t, err)
-	waitPastSecond(t, before.IDToken)
+	authemu.WaitPastIssuedSecond(t, before.IDToken)
 
 	s.stub.DeleteUser(userID)
 	delivery, err := s.stub.AuditDelivery(descopestub.AuditEvent{
@@ -159,7 +146,7 @@ func TestUserModifiedRemovingARoleChangesTheClaims(t *testing.T) {
 	claims, err := authemu.Claims(before.IDToken)
 	require.NoError(t, err)
 	require.Equal(t, []any{"admin", "editor"}, claims["roles"])
-	waitPastSecond(t, before.IDToken)
+	authemu.WaitPastIssuedSecond(t, before.IDToken)
 
 	require.True(t, s.stub.UpdateUser(userID, func(u *sdk.UserResponse) { u.RoleNames = []string{"editor"} }))
 	delivery, err := s.stub.AuditDelivery(descopestub.AuditEvent{Action: "UserModified", UserID: userID,
