@@ -38,6 +38,17 @@ const (
 	CodeTenantNotMapped  Code = "tenant_not_mapped"
 	CodePolicyDenied     Code = "policy_denied"
 	CodeUserDisabled     Code = "user_disabled"
+	// CodeAccountEmailNotVerified: migration matched an existing Firebase
+	// account whose own email is unverified, so linking could hand a
+	// pre-registered account to whoever controls the Descope email.
+	CodeAccountEmailNotVerified Code = "account_email_not_verified"
+
+	// Policy gates, one code per gate so clients and logs say which failed.
+	CodeRoleRequired       Code = "role_required"
+	CodePermissionRequired Code = "permission_required"
+	CodeTenantRequired     Code = "tenant_required"
+	CodeAuthMethodRequired Code = "auth_method_required"
+	CodeSessionTooOld      Code = "session_too_old"
 
 	// Request shape.
 	CodeBadRequest           Code = "bad_request"

@@ -39,11 +39,16 @@ type Result struct {
 	ExpiresAt time.Time
 }
 
-// Exchanger is the use case: verify, map, mint.
+// Exchanger is the use case: verify, check policy, map, mint.
 type Exchanger struct {
 	Verifier Verifier
 	Mapping  *Mapping
 	Minter   Minter
+	// Migrator finds users' existing Firebase accounts; nil when migration
+	// is off.
+	Migrator *Migrator
+	// Now is the clock policy gates read; nil means time.Now.
+	Now func() time.Time
 }
 
 // Exchange verifies a Descope session JWT and returns a Firebase custom token
@@ -59,10 +64,18 @@ func (x *Exchanger) Exchange(ctx context.Context, token string) (*Result, error)
 	return x.ExchangeSession(ctx, s)
 }
 
-// ExchangeSession maps an already verified session and mints its token. The
-// webhook connector uses it with sessions built from Descope's own calls.
+// ExchangeSession checks the policy gates, resolves the identity and mints
+// its token. The webhook connector uses it with sessions built from
+// Descope's own calls, so they meet the same policy and mapping.
 func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
-	id, err := x.Mapping.Map(s)
+	now := time.Now
+	if x.Now != nil {
+		now = x.Now
+	}
+	if err := x.Mapping.Check(s, now()); err != nil {
+		return nil, err
+	}
+	id, err := x.Resolve(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -71,4 +84,17 @@ func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, e
 		return nil, err
 	}
 	return &Result{Token: ct.Token, UID: id.UID, ExpiresAt: ct.ExpiresAt}, nil
+}
+
+// Resolve returns the Firebase identity s maps to, without policy gates:
+// tenant and claims from the mapping, the UID of the user's existing
+// account when migration finds one, else the UID by the mapping's strategy.
+// Lifecycle sync uses it to find the account a Descope user signs in as.
+func (x *Exchanger) Resolve(ctx context.Context, s *Session) (Identity, error) {
+	if x.Migrator == nil {
+		return x.Mapping.Map(s)
+	}
+	return x.Mapping.mapWith(s, func(tenant string) (string, error) {
+		return x.Migrator.Resolve(ctx, s, tenant)
+	})
 }

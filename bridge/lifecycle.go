@@ -1,108 +1,21 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
-	"time"
 )
-
-// User is a Descope user as Descope's management API reports it at the
-// moment of reading. The connector and lifecycle sync build sessions from it,
-// so one Mapping decides the UID and claims whatever way a user arrives.
-type User struct {
-	UserID        string
-	LoginIDs      []string
-	Email         string
-	EmailVerified bool
-	Name          string
-	// Disabled is Descope's user status "disabled".
-	Disabled bool
-	// Roles are the project-level roles; Permissions are those they grant.
-	Roles       []string
-	Permissions []string
-	Tenants     map[string]TenantAccess
-	// CurrentTenant is set only when the caller knows it (a connector call
-	// made at the end of a flow in a tenant).
-	CurrentTenant string
-	AMR           []string
-	// Attributes are the user's custom attributes by name.
-	Attributes map[string]any
-}
-
-// Session returns the session a sign-in of u would carry at time at, for
-// mapping. Claims holds the custom attributes under their own names (as a
-// JWT template would add them) beside the standard claims, decoded from JSON
-// exactly as a verified token's claims are, so claim-based mappings read both
-// alike. ExpiresAt stays zero: nothing here came from a token that expires.
-func (u *User) Session(projectID string, at time.Time) *Session {
-	claims := map[string]any{}
-	for k, v := range u.Attributes {
-		claims[k] = v
-	}
-	std := map[string]any{"sub": u.UserID, "iss": projectID}
-	if len(u.LoginIDs) > 0 {
-		std["loginIds"] = u.LoginIDs
-	}
-	if u.Email != "" {
-		std["email"] = u.Email
-		std["email_verified"] = u.EmailVerified
-	}
-	if u.Name != "" {
-		std["name"] = u.Name
-	}
-	if len(u.Roles) > 0 {
-		std["roles"] = u.Roles
-	}
-	if len(u.Permissions) > 0 {
-		std["permissions"] = u.Permissions
-	}
-	if len(u.Tenants) > 0 {
-		std["tenants"] = u.Tenants
-	}
-	if u.CurrentTenant != "" {
-		std["dct"] = u.CurrentTenant
-	}
-	if len(u.AMR) > 0 {
-		std["amr"] = u.AMR
-	}
-	for k, v := range std {
-		claims[k] = v
-	}
-	return &Session{
-		UserID:        u.UserID,
-		ProjectID:     projectID,
-		IssuedAt:      at,
-		AuthTime:      at,
-		Roles:         u.Roles,
-		Permissions:   u.Permissions,
-		Tenants:       u.Tenants,
-		CurrentTenant: u.CurrentTenant,
-		AMR:           u.AMR,
-		Email:         u.Email,
-		EmailVerified: u.EmailVerified,
-		LoginIDs:      u.LoginIDs,
-		Claims:        jsonClaims(claims, true),
-	}
-}
-
-// ErrUserNotFound is what a UserSource answers for a user Descope does not
-// have (deleted, or never existed).
-var ErrUserNotFound = errors.New("descope user not found")
 
 // ErrAccountNotFound is what Accounts answers for a Firebase account that
 // does not exist.
 var ErrAccountNotFound = errors.New("firebase account not found")
 
-// UserSource re-reads users from Descope. Lifecycle sync never trusts an
-// event's payload for a user's state: Descope's webhook signature carries no
-// timestamp, so a delivery may be old or replayed, and only a fresh read says
-// what is true now.
-type UserSource interface {
-	LoadUser(ctx context.Context, userID string) (*User, error)
+// Resolver finds the Firebase identity a session signs in as: the same
+// mapping, tenant and migration look-up as an exchange. *Exchanger is one.
+type Resolver interface {
+	Resolve(ctx context.Context, s *Session) (Identity, error)
 }
 
 // AccountRef names a Firebase account: a UID, in a tenant or the project.
@@ -159,24 +72,21 @@ const (
 // Lifecycle keeps Firebase accounts in step with Descope users. It is the use
 // case behind Descope's audit events: a deleted Descope user must not keep a
 // Firebase session, and a changed one must not keep stale authorization.
+//
+// Users re-reads users from Descope: the event's payload is never trusted
+// for a user's state, because Descope's webhook signature carries no
+// timestamp, so a delivery may be old or replayed, and only a fresh read
+// says what is true now.
 type Lifecycle struct {
-	ProjectID string
-	Users     UserSource
-	Accounts  Accounts
-	Mapping   *Mapping
+	ProjectID  string
+	Users      UserLoader
+	Accounts   Accounts
+	Identities Resolver
 	// DeleteAccounts deletes the Firebase account of a deleted Descope user
 	// instead of disabling it. A deleted account is re-created by the next
 	// sign-in with a custom token, so a still-valid Descope session could
 	// bring the user back; disabling (the default) closes that door.
 	DeleteAccounts bool
-	Now            func() time.Time
-}
-
-func (l *Lifecycle) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
 }
 
 // UserDeleted ends the Firebase account of a Descope user the event says is
@@ -192,7 +102,7 @@ func (l *Lifecycle) UserDeleted(ctx context.Context, userID string, loginIDs []s
 	case !errors.Is(err, ErrUserNotFound):
 		return "", err
 	}
-	return l.endAccount(ctx, &User{UserID: userID, LoginIDs: loginIDs})
+	return l.endAccount(ctx, &DescopeUser{UserID: userID, LoginIDs: loginIDs})
 }
 
 // UserModified re-reads the user and brings the Firebase account in line:
@@ -204,16 +114,16 @@ func (l *Lifecycle) UserModified(ctx context.Context, userID string, loginIDs []
 	u, err := l.Users.LoadUser(ctx, userID)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
-		return l.endAccount(ctx, &User{UserID: userID, LoginIDs: loginIDs})
+		return l.endAccount(ctx, &DescopeUser{UserID: userID, LoginIDs: loginIDs})
 	case err != nil:
 		return "", err
 	}
 	return l.sync(ctx, u, revoke)
 }
 
-// account maps u to its Firebase account and reads it.
-func (l *Lifecycle) account(ctx context.Context, u *User) (AccountRef, Identity, *Account, error) {
-	id, err := l.Mapping.Map(u.Session(l.ProjectID, l.now()))
+// account resolves u's Firebase account and reads it.
+func (l *Lifecycle) account(ctx context.Context, u *DescopeUser) (AccountRef, Identity, *Account, error) {
+	id, err := l.Identities.Resolve(ctx, u.Session(l.ProjectID))
 	if err != nil {
 		return AccountRef{}, Identity{}, nil, err
 	}
@@ -223,7 +133,7 @@ func (l *Lifecycle) account(ctx context.Context, u *User) (AccountRef, Identity,
 }
 
 // endAccount disables (revoking first) or deletes the account u maps to.
-func (l *Lifecycle) endAccount(ctx context.Context, u *User) (Outcome, error) {
+func (l *Lifecycle) endAccount(ctx context.Context, u *DescopeUser) (Outcome, error) {
 	ref, _, acct, err := l.account(ctx, u)
 	if errors.Is(err, ErrAccountNotFound) {
 		return OutcomeNoAccount, nil
@@ -255,7 +165,7 @@ func (l *Lifecycle) endAccount(ctx context.Context, u *User) (Outcome, error) {
 // sync brings the account u maps to in line with u. Revocation comes first
 // and the profile last, so that a failure part-way leaves the account no more
 // privileged than before and a retry finishes the job.
-func (l *Lifecycle) sync(ctx context.Context, u *User, revoke bool) (Outcome, error) {
+func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outcome, error) {
 	ref, id, acct, err := l.account(ctx, u)
 	if errors.Is(err, ErrAccountNotFound) {
 		// The user never signed in through the bridge: nothing to sync,
@@ -265,8 +175,8 @@ func (l *Lifecycle) sync(ctx context.Context, u *User, revoke bool) (Outcome, er
 	if err != nil {
 		return "", err
 	}
-	claims := jsonClaims(id.Claims, false)
-	revoke = revoke || (u.Disabled && !acct.Disabled) || mustRevoke(acct.Claims, claims)
+	claims := jsonClaims(id.Claims)
+	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct.Claims, claims)
 	outcome := OutcomeUnchanged
 	if revoke {
 		if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
@@ -291,7 +201,7 @@ func (l *Lifecycle) sync(ctx context.Context, u *User, revoke bool) (Outcome, er
 			outcome = OutcomeSynced
 		}
 	}
-	if u.Disabled && !acct.Disabled {
+	if u.Disabled() && !acct.Disabled {
 		outcome = OutcomeDisabled
 	}
 	return outcome, nil
@@ -300,11 +210,11 @@ func (l *Lifecycle) sync(ctx context.Context, u *User, revoke bool) (Outcome, er
 // profileUpdate is what must change for acct to match u. Email and name are
 // only written when Descope has one, so an account that came from another
 // provider keeps what Descope does not know.
-func profileUpdate(u *User, acct *Account) (AccountUpdate, bool) {
+func profileUpdate(u *DescopeUser, acct *Account) (AccountUpdate, bool) {
 	var upd AccountUpdate
 	changed := false
-	if u.Disabled != acct.Disabled {
-		upd.Disabled = &u.Disabled
+	if disabled := u.Disabled(); disabled != acct.Disabled {
+		upd.Disabled = &disabled
 		changed = true
 	}
 	if u.Email != "" {
@@ -383,10 +293,9 @@ func sameClaims(a, b map[string]any) bool {
 	return covers(a, b) && covers(b, a)
 }
 
-// jsonClaims returns claims as JSON would decode them (maps, []any, and
-// numbers as json.Number when useNumber, float64 otherwise), so claims built
-// in Go compare equal to claims read back from Firebase or a token.
-func jsonClaims(claims map[string]any, useNumber bool) map[string]any {
+// jsonClaims returns claims as JSON decodes them (maps, []any, float64), so
+// claims built in Go compare equal to claims read back from Firebase.
+func jsonClaims(claims map[string]any) map[string]any {
 	if len(claims) == 0 {
 		return nil
 	}
@@ -394,12 +303,8 @@ func jsonClaims(claims map[string]any, useNumber bool) map[string]any {
 	if err != nil {
 		return claims
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if useNumber {
-		dec.UseNumber()
-	}
 	var out map[string]any
-	if err := dec.Decode(&out); err != nil {
+	if err := json.Unmarshal(b, &out); err != nil {
 		return claims
 	}
 	return out

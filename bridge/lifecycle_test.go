@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,17 +21,16 @@ func lifecycle(users *bridgetest.Users, accounts *bridgetest.Accounts, deleteAcc
 		ProjectID:      project,
 		Users:          users,
 		Accounts:       accounts,
-		Mapping:        bridge.DefaultMapping(),
+		Identities:     &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
 		DeleteAccounts: deleteAccounts,
-		Now:            func() time.Time { return time.Unix(1_700_000_000, 0) },
 	}
 }
 
 func TestUserDeleted(t *testing.T) {
-	live := bridge.User{UserID: "U1", Roles: []string{"viewer"}}
+	live := bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}}
 	cases := []struct {
 		name         string
-		descope      []bridge.User
+		descope      []bridge.DescopeUser
 		account      *bridge.Account
 		deleteAccts  bool
 		want         bridge.Outcome
@@ -67,7 +65,7 @@ func TestUserDeleted(t *testing.T) {
 		},
 		{
 			name:        "a user Descope still has is synced, not ended (a stale or replayed event)",
-			descope:     []bridge.User{live},
+			descope:     []bridge.DescopeUser{live},
 			account:     &bridge.Account{Claims: map[string]any{"roles": []any{"viewer"}}},
 			want:        bridge.OutcomeUnchanged,
 			wantExists:  true,
@@ -97,7 +95,7 @@ func TestUserModified(t *testing.T) {
 	viewerClaims := map[string]any{"roles": []any{"viewer"}}
 	cases := []struct {
 		name         string
-		user         bridge.User
+		user         bridge.DescopeUser
 		account      bridge.Account
 		forceRevoke  bool
 		want         bridge.Outcome
@@ -109,7 +107,7 @@ func TestUserModified(t *testing.T) {
 	}{
 		{
 			name:        "a removed role is revoked and the claims shrink",
-			user:        bridge.User{UserID: "U1", Roles: []string{"viewer"}},
+			user:        bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:     bridge.Account{Claims: map[string]any{"roles": []any{"admin", "viewer"}}},
 			want:        bridge.OutcomeRevoked,
 			wantClaims:  viewerClaims,
@@ -117,7 +115,7 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:        "a removed tenant permission is revoked",
-			user:        bridge.User{UserID: "U1", Tenants: map[string]bridge.TenantAccess{"T1": {Roles: []string{"member"}}}},
+			user:        bridge.DescopeUser{UserID: "U1", Tenants: map[string]bridge.TenantAccess{"T1": {Roles: []string{"member"}}}},
 			account:     bridge.Account{Claims: map[string]any{"tenants": map[string]any{"T1": map[string]any{"roles": []any{"member"}, "permissions": []any{"billing.read"}}}}},
 			want:        bridge.OutcomeRevoked,
 			wantClaims:  map[string]any{"tenants": map[string]any{"T1": map[string]any{"roles": []any{"member"}}}},
@@ -125,21 +123,21 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:       "an added role is written without revoking",
-			user:       bridge.User{UserID: "U1", Roles: []string{"viewer", "editor"}},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer", "editor"}},
 			account:    bridge.Account{Claims: viewerClaims},
 			want:       bridge.OutcomeSynced,
 			wantClaims: map[string]any{"roles": []any{"viewer", "editor"}},
 		},
 		{
 			name:       "the same roles in another order change nothing",
-			user:       bridge.User{UserID: "U1", Roles: []string{"b", "a"}},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"b", "a"}},
 			account:    bridge.Account{Claims: map[string]any{"roles": []any{"a", "b"}}},
 			want:       bridge.OutcomeUnchanged,
 			wantClaims: map[string]any{"roles": []any{"a", "b"}},
 		},
 		{
 			name:        "an account with no persistent claims yet is revoked: its sessions' claims are unknown",
-			user:        bridge.User{UserID: "U1", Roles: []string{"viewer"}},
+			user:        bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:     bridge.Account{},
 			want:        bridge.OutcomeRevoked,
 			wantClaims:  viewerClaims,
@@ -147,7 +145,7 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:         "a user disabled in Descope is revoked and disabled",
-			user:         bridge.User{UserID: "U1", Roles: []string{"viewer"}, Disabled: true},
+			user:         bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Status: "disabled"},
 			account:      bridge.Account{Claims: viewerClaims},
 			want:         bridge.OutcomeDisabled,
 			wantClaims:   viewerClaims,
@@ -156,14 +154,14 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:       "a user enabled again in Descope is enabled again",
-			user:       bridge.User{UserID: "U1", Roles: []string{"viewer"}},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:    bridge.Account{Disabled: true, Claims: viewerClaims},
 			want:       bridge.OutcomeSynced,
 			wantClaims: viewerClaims,
 		},
 		{
 			name:       "email, verification and name follow Descope",
-			user:       bridge.User{UserID: "U1", Roles: []string{"viewer"}, Email: "new@example.com", EmailVerified: true, Name: "Ada"},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Email: "new@example.com", EmailVerified: true, Name: "Ada"},
 			account:    bridge.Account{Claims: viewerClaims, Email: "old@example.com", DisplayName: "A"},
 			want:       bridge.OutcomeSynced,
 			wantClaims: viewerClaims,
@@ -172,7 +170,7 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:       "an email differing only in case is not rewritten",
-			user:       bridge.User{UserID: "U1", Roles: []string{"viewer"}, Email: "Ada@Example.com"},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Email: "Ada@Example.com"},
 			account:    bridge.Account{Claims: viewerClaims, Email: "ada@example.com"},
 			want:       bridge.OutcomeUnchanged,
 			wantClaims: viewerClaims,
@@ -180,7 +178,7 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:       "a name Descope does not have is kept",
-			user:       bridge.User{UserID: "U1", Roles: []string{"viewer"}},
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:    bridge.Account{Claims: viewerClaims, DisplayName: "From the old provider"},
 			want:       bridge.OutcomeUnchanged,
 			wantClaims: viewerClaims,
@@ -188,7 +186,7 @@ func TestUserModified(t *testing.T) {
 		},
 		{
 			name:        "a forced revocation (too many failed logins) revokes unchanged claims",
-			user:        bridge.User{UserID: "U1", Roles: []string{"viewer"}},
+			user:        bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:     bridge.Account{Claims: viewerClaims},
 			forceRevoke: true,
 			want:        bridge.OutcomeRevoked,
@@ -277,18 +275,4 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			assert.ErrorIs(t, err, boom)
 		})
 	}
-}
-
-func TestUserSessionCarriesAttributesAsClaims(t *testing.T) {
-	u := bridge.User{
-		UserID: "U1", Email: "a@example.com", EmailVerified: true, Roles: []string{"r"},
-		Attributes: map[string]any{"firebaseUid": "legacy-1", "sub": "must not win"},
-	}
-	s := u.Session(project, time.Unix(10, 0))
-	assert.Equal(t, "U1", s.UserID)
-	assert.Equal(t, "legacy-1", s.Claims["firebaseUid"])
-	assert.Equal(t, "U1", s.Claims["sub"], "standard claims win over attributes of the same name")
-	assert.Equal(t, []any{"r"}, s.Claims["roles"])
-	assert.Equal(t, true, s.Claims["email_verified"])
-	assert.Equal(t, time.Unix(10, 0), s.AuthTime)
 }

@@ -84,13 +84,14 @@ func (c *Client) Auth() *auth.Client { return c.auth }
 // Minter returns a bridge.Minter signing with this client.
 func (c *Client) Minter() *Minter { return &Minter{c: c} }
 
-// tokenClient is what CustomTokenWithClaims needs; both the project client
-// and tenant clients have it.
-type tokenClient interface {
+// tenantScoped is what the bridge uses of an Auth client; the project
+// client and tenant clients both have it.
+type tenantScoped interface {
 	CustomTokenWithClaims(ctx context.Context, uid string, claims map[string]any) (string, error)
+	GetUsers(ctx context.Context, identifiers []auth.UserIdentifier) (*auth.GetUsersResult, error)
 }
 
-func (c *Client) forTenant(tenantID string) (tokenClient, error) {
+func (c *Client) forTenant(tenantID string) (tenantScoped, error) {
 	if tenantID == "" {
 		return c.auth, nil
 	}

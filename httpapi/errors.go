@@ -41,6 +41,14 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeTenantNotMapped:  {http.StatusForbidden, "The session's tenant is not mapped to a Firebase tenant."},
 	bridge.CodePolicyDenied:     {http.StatusForbidden, "The session does not meet the sign-in policy."},
 	bridge.CodeUserDisabled:     {http.StatusForbidden, "The user is disabled."},
+	bridge.CodeAccountEmailNotVerified: {http.StatusForbidden,
+		"The existing account's email is not verified, so it cannot be linked."},
+
+	bridge.CodeRoleRequired:       {http.StatusForbidden, "The sign-in policy requires a role the session does not have."},
+	bridge.CodePermissionRequired: {http.StatusForbidden, "The sign-in policy requires a permission the session does not have."},
+	bridge.CodeTenantRequired:     {http.StatusForbidden, "The sign-in policy requires membership in a tenant."},
+	bridge.CodeAuthMethodRequired: {http.StatusForbidden, "The sign-in policy requires an authentication method the session did not use."},
+	bridge.CodeSessionTooOld:      {http.StatusForbidden, "The sign-in policy requires a more recent authentication."},
 
 	bridge.CodeBadRequest:           {http.StatusBadRequest, "The request is not valid."},
 	bridge.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json."},

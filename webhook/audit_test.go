@@ -42,10 +42,10 @@ func newAudit(t *testing.T, revokeOnMaxAttempts bool) *auditFixture {
 		ProjectID: project,
 		Secrets:   webhook.NewSecrets([]string{hmacSecret}, nil),
 		Lifecycle: &bridge.Lifecycle{
-			ProjectID: project,
-			Users:     f.users,
-			Accounts:  f.accounts,
-			Mapping:   bridge.DefaultMapping(),
+			ProjectID:  project,
+			Users:      f.users,
+			Accounts:   f.accounts,
+			Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
 		},
 		RevokeOnMaxAttempts: revokeOnMaxAttempts,
 		DedupeSize:          100,
@@ -127,7 +127,7 @@ func TestAuditBatchDeletionEndsEveryAccount(t *testing.T) {
 func TestAuditUserModifiedSyncsFromDescopeNotThePayload(t *testing.T) {
 	f := newAudit(t, true)
 	f.signedIn("U1", "admin", "editor")
-	f.users.Put(bridge.User{UserID: "U1", Roles: []string{"editor"}, Name: "Ada"})
+	f.users.Put(bridge.DescopeUser{UserID: "U1", Roles: []string{"editor"}, Name: "Ada"})
 	// The payload claims admin is still there; only Descope's answer counts.
 	body := f.delivery(t, descopestub.AuditEvent{Action: "UserModified", UserID: "U1",
 		Data: map[string]any{"Change": map[string]any{"roleNames": []string{"admin", "editor"}}}})
@@ -153,7 +153,7 @@ func TestAuditLoginExceedMaxAttempts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newAudit(t, tc.revoke)
 			f.signedIn("U1", "viewer")
-			f.users.Put(bridge.User{UserID: "U1", Roles: []string{"viewer"}})
+			f.users.Put(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}})
 			body := f.delivery(t, descopestub.AuditEvent{Action: "LoginExceedMaxAttempts", UserID: "U1", Type: "warn"})
 			r := deliver(t, f.h, hmacSecret, body, nil)
 			require.Equal(t, http.StatusOK, r.Status, "body: %v", r.Body)

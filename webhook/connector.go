@@ -83,14 +83,34 @@ func externalToken(r *http.Request, w http.ResponseWriter, c ExternalTokenConfig
 	if err != nil {
 		return nil, err
 	}
-	u, err := connectorUser(body)
+	call, err := connectorUser(body)
 	if err != nil {
 		return nil, err
 	}
-	if u.Disabled {
+	if call.user.Disabled() {
 		return nil, bridge.Errorf(bridge.CodeUserDisabled, "connector call for a disabled user")
 	}
-	return c.Exchanger.ExchangeSession(r.Context(), u.Session(c.ProjectID, at))
+	return c.Exchanger.ExchangeSession(r.Context(), call.session(c.ProjectID, at))
+}
+
+// connectorCall is what a connector call says: the user, and what it knows
+// of the sign-in that just completed.
+type connectorCall struct {
+	user          *bridge.DescopeUser
+	currentTenant string
+	amr           []string
+}
+
+// session is the session the call stands for. Descope calls the connector
+// at the end of a successful flow, so the user authenticated at: policy
+// gates on session age see a fresh sign-in, and gates on authentication
+// methods see only what the call says (amr), failing closed otherwise.
+func (c *connectorCall) session(projectID string, at time.Time) *bridge.Session {
+	s := c.user.Session(projectID)
+	s.IssuedAt, s.AuthTime = at, at
+	s.CurrentTenant = c.currentTenant
+	s.AMR = c.amr
+	return s
 }
 
 // readAuthenticated reads a call's body, capped at limit before anything is
@@ -122,7 +142,7 @@ func readAuthenticated(w http.ResponseWriter, r *http.Request, limit int64, s Se
 //	amr                                authentication methods
 //	customAttributes {name: value}     passed to the mapping as claims
 //	status                             "disabled" is refused
-func connectorUser(body []byte) (*bridge.User, error) {
+func connectorUser(body []byte) (*connectorCall, error) {
 	v, err := decodeValue(body)
 	if err != nil {
 		return nil, err
@@ -138,7 +158,7 @@ func connectorUser(body []byte) (*bridge.User, error) {
 		m = nested
 	}
 
-	u := &bridge.User{}
+	u := &bridge.DescopeUser{}
 	if u.UserID, err = stringField(m, "userId", "sub"); err != nil {
 		return nil, err
 	}
@@ -169,21 +189,20 @@ func connectorUser(body []byte) (*bridge.User, error) {
 	if u.Tenants, err = connectorTenants(m); err != nil {
 		return nil, err
 	}
-	if u.CurrentTenant, err = stringField(m, "dct"); err != nil {
+	if u.CustomAttributes, err = objectField(m, "customAttributes"); err != nil {
 		return nil, err
 	}
-	if u.AMR, err = stringsField(m, "amr"); err != nil {
+	if u.Status, err = stringField(m, "status"); err != nil {
 		return nil, err
 	}
-	if u.Attributes, err = objectField(m, "customAttributes"); err != nil {
+	call := &connectorCall{user: u}
+	if call.currentTenant, err = stringField(m, "dct"); err != nil {
 		return nil, err
 	}
-	status, err := stringField(m, "status")
-	if err != nil {
+	if call.amr, err = stringsField(m, "amr"); err != nil {
 		return nil, err
 	}
-	u.Disabled = status == "disabled"
-	return u, nil
+	return call, nil
 }
 
 // connectorTenants reads Descope's userTenants list, or the tenants object

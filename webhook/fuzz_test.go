@@ -23,17 +23,19 @@ func FuzzConnectorUser(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		u, err := connectorUser(body)
+		call, err := connectorUser(body)
 		if err != nil {
 			if code := bridge.CodeOf(err); code != bridge.CodeBadRequest {
 				t.Fatalf("refusal with code %s, want bad_request", code)
 			}
 			return
 		}
-		if u.UserID == "" || len(u.UserID) > maxUserIDBytes {
-			t.Fatalf("accepted a user ID of %d bytes", len(u.UserID))
+		if id := call.user.UserID; id == "" || len(id) > maxUserIDBytes {
+			t.Fatalf("accepted a user ID of %d bytes", len(id))
 		}
-		_ = u.Session("Pfuzz", time.Time{})
+		if s := call.session("Pfuzz", time.Unix(1, 0)); s.UserID != call.user.UserID || s.AuthTime != time.Unix(1, 0) {
+			t.Fatal("the session does not stand for the call")
+		}
 	})
 }
 

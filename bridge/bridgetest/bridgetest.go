@@ -12,19 +12,19 @@ import (
 	"github.com/dfbridge/dfbridge/bridge"
 )
 
-// Users is an in-memory bridge.UserSource.
+// Users is an in-memory bridge.UserLoader.
 type Users struct {
 	mu    sync.Mutex
-	users map[string]bridge.User
+	users map[string]bridge.DescopeUser
 	// Err, when set, is returned by every LoadUser.
 	Err error
 }
 
-var _ bridge.UserSource = (*Users)(nil)
+var _ bridge.UserLoader = (*Users)(nil)
 
 // NewUsers returns a source holding users.
-func NewUsers(users ...bridge.User) *Users {
-	s := &Users{users: map[string]bridge.User{}}
+func NewUsers(users ...bridge.DescopeUser) *Users {
+	s := &Users{users: map[string]bridge.DescopeUser{}}
 	for _, u := range users {
 		s.Put(u)
 	}
@@ -32,7 +32,7 @@ func NewUsers(users ...bridge.User) *Users {
 }
 
 // Put stores or replaces a user.
-func (s *Users) Put(u bridge.User) {
+func (s *Users) Put(u bridge.DescopeUser) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[u.UserID] = u
@@ -45,8 +45,8 @@ func (s *Users) Delete(userID string) {
 	delete(s.users, userID)
 }
 
-// LoadUser implements bridge.UserSource.
-func (s *Users) LoadUser(_ context.Context, userID string) (*bridge.User, error) {
+// LoadUser implements bridge.UserLoader.
+func (s *Users) LoadUser(_ context.Context, userID string) (*bridge.DescopeUser, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -53,6 +55,14 @@ type Config struct {
 	// FirebaseAuthEmulatorHost (host:port) makes the bridge mint emulator
 	// tokens and manage emulator users. Never set in production.
 	FirebaseAuthEmulatorHost string `envconfig:"FIREBASE_AUTH_EMULATOR_HOST"`
+
+	// IdentityMapping is the mapping from Descope sessions to Firebase
+	// identities: the JSON document itself, or a path to a file holding it.
+	// Empty means the default (Descope user ID; roles, permissions, tenants,
+	// dct as claims). See the README's "Mapping" section.
+	IdentityMapping string `envconfig:"IDENTITY_MAPPING"`
+	// mapping is IdentityMapping parsed by Validate.
+	mapping *bridge.Mapping
 
 	// ExternalTokenHMACSecrets authenticate Descope's Generic HTTP Token
 	// connector by its HMAC secret; comma-separated, several during a
@@ -163,6 +173,9 @@ func (c *Config) Validate() error {
 		if _, err := os.Stat(c.GoogleApplicationCredentials); err != nil {
 			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read; point it at a service-account key file", c.GoogleApplicationCredentials)
 		}
+	}
+	if err := c.loadMapping(); err != nil {
+		return err
 	}
 	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""
 	if (c.FirebaseAuthEmulatorHost != "" || keyless) && c.FirebaseProjectID == "" {

@@ -27,6 +27,10 @@ type stack struct {
 	url    string
 	svc    *service
 	logs   *syncBuffer
+
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // syncBuffer collects the bridge's log lines; handlers write concurrently.
@@ -50,6 +54,14 @@ func (l *syncBuffer) String() string {
 // startStack starts a stand-in and a bridge. With emulatorHost set the bridge
 // mints Auth emulator tokens; otherwise it signs with sa.
 func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
+	t.Helper()
+	s := startStackNoWait(t, emulatorHost, sa, env)
+	s.waitReady(t)
+	return s
+}
+
+// startStackNoWait is startStack without waiting for /readyz.
+func startStackNoWait(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string) *stack {
 	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
 	require.NoError(t, err)
@@ -86,15 +98,8 @@ func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env m
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("bridge did not shut down within 10s")
-		}
-	})
+	s := &stack{stub: stub, stubTS: ts, svc: svc, logs: logs, cancel: cancel, done: done}
+	t.Cleanup(func() { s.stop(t) })
 	select {
 	case <-svc.ready:
 	case err := <-done:
@@ -102,9 +107,24 @@ func startStack(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env m
 	case <-time.After(10 * time.Second):
 		t.Fatal("bridge did not start")
 	}
-	s := &stack{stub: stub, stubTS: ts, url: "http://" + svc.addr, svc: svc, logs: logs}
-	s.waitReady(t)
+	s.url = "http://" + svc.addr
 	return s
+}
+
+// stop shuts the bridge down as SIGTERM would and waits for serve to return.
+func (s *stack) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if s.stopped {
+		return
+	}
+	select {
+	case err := <-s.done:
+		s.stopped = true
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Error("bridge did not shut down within 15s")
+	}
 }
 
 func (s *stack) waitReady(t *testing.T) {

@@ -80,8 +80,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 
 	x := &bridge.Exchanger{
 		Verifier: verifier,
-		Mapping:  bridge.DefaultMapping(),
+		Mapping:  cfg.mapping,
 		Minter:   fbc.Minter(),
+	}
+	if x.Mapping == nil {
+		x.Mapping = bridge.DefaultMapping()
+	}
+	if mc := x.Mapping.Migration(); mc != nil {
+		if x.Migrator, err = newMigrator(*mc, fbc, verifier); err != nil {
+			return nil, err
+		}
+		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
 	s := &service{
 		cfg:      cfg,
@@ -126,9 +135,9 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 			Secrets:   webhook.NewSecrets(cfg.AuditWebhookHMACSecrets, cfg.AuditWebhookBearerSecrets),
 			Lifecycle: &bridge.Lifecycle{
 				ProjectID:      cfg.DescopeProjectID,
-				Users:          descope.NewDirectory(verifier.SDK()),
+				Users:          descope.NewUsers(verifier.SDK()).WithPermissions(),
 				Accounts:       fbc.Accounts(),
-				Mapping:        x.Mapping,
+				Identities:     x,
 				DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
 			},
 			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
@@ -157,7 +166,9 @@ func (s *service) serve(ctx context.Context) error {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must outlive the run context: on SIGTERM, Shutdown lets
+		// in-flight requests finish, which a cancelled context would abort.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
 	bg, stopBG := context.WithCancel(ctx)

@@ -1,0 +1,49 @@
+# Sourced by dev.sh and test.sh: starts the local stack (Auth emulator,
+# Descope stand-in, bridge) and stops it. Set before calling stack_up:
+#   STACK_EMULATOR (host:port), STACK_STUB_ADDR, STACK_BRIDGE_PORT,
+#   STACK_ORIGINS (browser origins allowed by the bridge and the stand-in).
+# stack_up builds into bin/, starts all three and waits until the bridge is
+# ready; stack_down ends what stack_up started.
+
+stack_pids=()
+
+stack_up() {
+  : "${STACK_EMULATOR:?}" "${STACK_STUB_ADDR:?}" "${STACK_BRIDGE_PORT:?}"
+  local project=${DESCOPE_PROJECT_ID:-Plocaldfbridge}
+  mkdir -p bin
+  go build -o bin/bridge ./cmd/bridge
+  go build -o bin/descope-stub ./cmd/descope-stub
+  emulator/authemu/start.sh "$STACK_EMULATOR"
+
+  STUB_ADDR=$STACK_STUB_ADDR DESCOPE_PROJECT_ID=$project STUB_DEV_ORIGINS=${STACK_ORIGINS:-} \
+    bin/descope-stub >"bin/descope-stub-${STACK_STUB_ADDR##*:}.log" 2>&1 &
+  stack_pids+=($!)
+
+  DESCOPE_PROJECT_ID=$project \
+  DESCOPE_BASE_URL=http://$STACK_STUB_ADDR \
+  FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR \
+  FIREBASE_PROJECT_ID=demo-dfbridge \
+  LISTEN_HOST=${LISTEN_HOST:-127.0.0.1} \
+  PORT=$STACK_BRIDGE_PORT \
+  CORS_ALLOWED_ORIGINS=${STACK_ORIGINS:-} \
+    bin/bridge >"bin/bridge-$STACK_BRIDGE_PORT.log" 2>&1 &
+  stack_pids+=($!)
+
+  local i
+  for i in $(seq 1 200); do
+    curl -fsS "http://127.0.0.1:$STACK_BRIDGE_PORT/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "${stack_pids[1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the bridge did not become ready; its log:" >&2
+  cat "bin/bridge-$STACK_BRIDGE_PORT.log" >&2
+  return 1
+}
+
+stack_down() {
+  local p
+  for p in "${stack_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${stack_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stack_pids=()
+  emulator/authemu/stop.sh "$STACK_EMULATOR"
+}
