@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # Ports apart from the dev stack's, so both can run at once: the emulator
 # takes port..port+2, the stand-in, the bridge and the test page port+5..+7.
-emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9199}
+emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9190}
 port=${emu##*:}
 STACK_EMULATOR=$emu
 STACK_STUB_ADDR=127.0.0.1:$((port + 5))

@@ -107,6 +107,29 @@ type Config struct {
 	// CloudRunService is set by Cloud Run; it only lets start-up warn when
 	// TRUSTED_PROXY_HOPS is left at 0 there.
 	CloudRunService string `envconfig:"K_SERVICE"`
+	// ExternalTokenHMACSecrets authenticate Descope's Generic HTTP Token
+	// connector by its HMAC secret; comma-separated, several during a
+	// rotation. Any external-token secret enables POST /webhook/external-token.
+	ExternalTokenHMACSecrets []string `envconfig:"EXTERNAL_TOKEN_HMAC_SECRETS"`
+	// ExternalTokenBearerSecrets authenticate the connector by a bearer
+	// token (its "Bearer Token" authentication type). With both kinds set,
+	// a call must carry both.
+	ExternalTokenBearerSecrets []string `envconfig:"EXTERNAL_TOKEN_BEARER_SECRETS"`
+	// AuditWebhookHMACSecrets authenticate Descope's audit webhook connector;
+	// any audit secret enables POST /webhook/audit.
+	AuditWebhookHMACSecrets []string `envconfig:"AUDIT_WEBHOOK_HMAC_SECRETS"`
+	// AuditWebhookBearerSecrets authenticate it by a bearer token.
+	AuditWebhookBearerSecrets []string `envconfig:"AUDIT_WEBHOOK_BEARER_SECRETS"`
+	// AuditWebhookOnUserDeleted is what a Descope deletion does to the
+	// Firebase account: disable (revoke, then disable) or delete.
+	AuditWebhookOnUserDeleted string `envconfig:"AUDIT_WEBHOOK_ON_USER_DELETED" default:"disable"`
+	// AuditWebhookRevokeOnMaxAttempts revokes a user's Firebase sessions on
+	// LoginExceedMaxAttempts.
+	AuditWebhookRevokeOnMaxAttempts bool `envconfig:"AUDIT_WEBHOOK_REVOKE_ON_MAX_ATTEMPTS" default:"true"`
+	// AuditWebhookDedupeWindow and AuditWebhookDedupeSize bound the memory
+	// of handled deliveries, by which a repeated one changes nothing.
+	AuditWebhookDedupeWindow time.Duration `envconfig:"AUDIT_WEBHOOK_DEDUPE_WINDOW" default:"1h"`
+	AuditWebhookDedupeSize   int           `envconfig:"AUDIT_WEBHOOK_DEDUPE_SIZE" default:"10000"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -190,6 +213,9 @@ func (c *Config) Validate() error {
 		return errors.New("config: SHUTDOWN_TIMEOUT must be between 1ms and 60s")
 	}
 	if _, err := c.slogLevel(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	if c.GoogleApplicationCredentials != "" && c.FirebaseServiceAccountJSON != "" {
@@ -288,4 +314,45 @@ func validProjectID(s string) bool {
 
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// minWebhookSecret is the shortest secret accepted: a connector secret is
+// as strong as the tokens it lets Descope mint.
+const minWebhookSecret = 16
+
+// validateWebhooks checks the webhook secrets and options.
+func (c *Config) validateWebhooks() error {
+	for name, secrets := range map[string][]string{
+		"EXTERNAL_TOKEN_HMAC_SECRETS":   c.ExternalTokenHMACSecrets,
+		"EXTERNAL_TOKEN_BEARER_SECRETS": c.ExternalTokenBearerSecrets,
+		"AUDIT_WEBHOOK_HMAC_SECRETS":    c.AuditWebhookHMACSecrets,
+		"AUDIT_WEBHOOK_BEARER_SECRETS":  c.AuditWebhookBearerSecrets,
+	} {
+		for _, s := range secrets {
+			if len(s) < minWebhookSecret || strings.TrimSpace(s) != s {
+				return fmt.Errorf("config: %s holds a secret that is empty, shorter than %d characters or padded with spaces; use comma-separated random secrets (openssl rand -base64 32)", name, minWebhookSecret)
+			}
+		}
+	}
+	if c.AuditWebhookOnUserDeleted != "disable" && c.AuditWebhookOnUserDeleted != "delete" {
+		return fmt.Errorf("config: AUDIT_WEBHOOK_ON_USER_DELETED=%q; use disable or delete", c.AuditWebhookOnUserDeleted)
+	}
+	if c.auditWebhookEnabled() && c.DescopeManagementKey == "" {
+		return errors.New("config: the audit webhook re-reads users from Descope and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
+	}
+	if c.AuditWebhookDedupeWindow < time.Second || c.AuditWebhookDedupeWindow > 24*time.Hour {
+		return errors.New("config: AUDIT_WEBHOOK_DEDUPE_WINDOW must be between 1s and 24h")
+	}
+	if c.AuditWebhookDedupeSize < 1 || c.AuditWebhookDedupeSize > 1_000_000 {
+		return errors.New("config: AUDIT_WEBHOOK_DEDUPE_SIZE must be between 1 and 1000000")
+	}
+	return nil
+}
+
+func (c *Config) externalTokenEnabled() bool {
+	return len(c.ExternalTokenHMACSecrets)+len(c.ExternalTokenBearerSecrets) > 0
+}
+
+func (c *Config) auditWebhookEnabled() bool {
+	return len(c.AuditWebhookHMACSecrets)+len(c.AuditWebhookBearerSecrets) > 0
 }

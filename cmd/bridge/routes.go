@@ -26,6 +26,10 @@ type routeDeps struct {
 	// trustedProxies says how that address is found.
 	clientLimit    bridge.Limiter
 	trustedProxies int
+	// externalToken and audit are the Descope webhook handlers; nil when
+	// no secret is configured for them, and then the route does not exist.
+	externalToken http.Handler
+	audit         http.Handler
 }
 
 // addRoutes is the one list of every route and middleware of the service.
@@ -51,6 +55,12 @@ func router(d routeDeps) *mux.Router {
 		httpapi.HandleExchange(d.log, d.metrics, d.exchanger))).Methods(http.MethodPost)
 	if d.serveMetrics {
 		r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
+	}
+	if d.externalToken != nil {
+		r.Handle("/webhook/external-token", d.externalToken).Methods(http.MethodPost)
+	}
+	if d.audit != nil {
+		r.Handle("/webhook/audit", d.audit).Methods(http.MethodPost)
 	}
 	return r
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/ratelimit"
+	"github.com/dfbridge/dfbridge/webhook"
 )
 
 // service is the assembled bridge: adapters, use case and server.
@@ -121,6 +122,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
 		trustedProxies: cfg.TrustedProxyHops,
 	}
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -130,6 +132,40 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
 	}
 	return s, nil
+}
+
+// webhookHandlers builds the Descope webhook handlers that have a secret
+// configured; the others stay nil and their routes do not exist.
+func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
+	verifier *descope.Verifier, fbc *firebase.Client) (externalToken, audit http.Handler) {
+	if cfg.externalTokenEnabled() {
+		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.ExternalTokenHMACSecrets, cfg.ExternalTokenBearerSecrets),
+			Exchanger: x,
+			Log:       log,
+			Metrics:   m,
+		})
+	}
+	if cfg.auditWebhookEnabled() {
+		audit = webhook.HandleAudit(webhook.AuditConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.AuditWebhookHMACSecrets, cfg.AuditWebhookBearerSecrets),
+			Lifecycle: &bridge.Lifecycle{
+				ProjectID:      cfg.DescopeProjectID,
+				Users:          descope.NewUsers(verifier.SDK()).WithPermissions(),
+				Accounts:       fbc.Accounts(),
+				Identities:     x,
+				DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
+			},
+			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
+			DedupeSize:          cfg.AuditWebhookDedupeSize,
+			DedupeWindow:        cfg.AuditWebhookDedupeWindow,
+			Log:                 log,
+			Metrics:             m,
+		})
+	}
+	return externalToken, audit
 }
 
 // serve runs the server and background work until ctx ends, then shuts down
