@@ -68,7 +68,10 @@ type ExchangeCache struct {
 }
 
 type cacheEntry struct {
-	res        Result
+	res Result
+	// user is the session's Descope user (dsub, else sub), which lifecycle
+	// events name; res.UID is the Firebase UID it mapped to.
+	user       string
 	validUntil time.Time
 }
 
@@ -140,9 +143,9 @@ func (c *ExchangeCache) Exchange(ctx context.Context, token string) (*Result, er
 // store remembers res until the earliest of the session's exp, TTL from now,
 // and the custom token's own expiry.
 func (c *ExchangeCache) store(key [sha256.Size]byte, token string, res *Result, gen uint64) {
-	// The wrapped exchanger has just verified token, so its exp is
+	// The wrapped exchanger has just verified token, so its claims are
 	// authentic; a token whose exp cannot be read is not cached.
-	exp, ok := sessionExpiry(token)
+	exp, user, ok := sessionClaims(token)
 	if !ok {
 		return
 	}
@@ -156,19 +159,20 @@ func (c *ExchangeCache) store(key [sha256.Size]byte, token string, res *Result, 
 	if !c.now().Before(until) || c.generation.Load() != gen {
 		return
 	}
-	c.entries.Add(key, cacheEntry{res: *res, validUntil: until})
+	c.entries.Add(key, cacheEntry{res: *res, user: user, validUntil: until})
 }
 
-// Invalidate drops every cached exchange of uid, so a lifecycle event (user
-// disabled, deleted, roles changed) takes effect on the next exchange. A nil
-// cache (caching disabled) has nothing to drop.
-func (c *ExchangeCache) Invalidate(uid string) {
+// Invalidate drops every cached exchange of a user, named by the Firebase
+// UID or by the Descope user ID (lifecycle events know the latter; a mapping
+// may make them differ), so the event takes effect on the next exchange. A
+// nil cache (caching disabled) has nothing to drop.
+func (c *ExchangeCache) Invalidate(user string) {
 	if c == nil {
 		return
 	}
 	c.generation.Add(1)
 	for _, k := range c.entries.Keys() {
-		if e, ok := c.entries.Peek(k); ok && e.res.UID == uid {
+		if e, ok := c.entries.Peek(k); ok && (e.res.UID == user || e.user == user) {
 			c.entries.Remove(k)
 		}
 	}
@@ -178,25 +182,32 @@ func (c *ExchangeCache) Invalidate(uid string) {
 // are looked up or evicted.
 func (c *ExchangeCache) Len() int { return c.entries.Len() }
 
-// sessionExpiry reads the exp claim of a JWT without verifying it.
-func sessionExpiry(token string) (time.Time, bool) {
+// sessionClaims reads a JWT's exp and its Descope user (dsub, else sub)
+// without verifying it.
+func sessionClaims(token string) (exp time.Time, user string, ok bool) {
 	_, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
 	payload, _, ok := strings.Cut(rest, ".")
 	if !ok {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
 	var claims struct {
-		Exp int64 `json:"exp"`
+		Exp  int64  `json:"exp"`
+		Sub  string `json:"sub"`
+		DSub string `json:"dsub"`
 	}
 	if err := json.Unmarshal(b, &claims); err != nil || claims.Exp <= 0 {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
-	return time.Unix(claims.Exp, 0), true
+	user = claims.DSub
+	if user == "" {
+		user = claims.Sub
+	}
+	return time.Unix(claims.Exp, 0), user, true
 }

@@ -259,6 +259,48 @@ func TestExchangeCacheInvalidate(t *testing.T) {
 	})
 }
 
+func TestExchangeCacheInvalidateByDescopeUserID(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	// A mapping that makes the Firebase UID differ from the Descope user.
+	inner := &mappedExchanger{countingExchanger: &countingExchanger{}, prefix: "fb-"}
+	c := newCache(t, inner, 16, 5*time.Minute, nil)
+	tok := sessionJWT(t, "U1", now, now.Add(10*time.Minute))
+	res, err := c.Exchange(ctx, tok)
+	require.NoError(t, err)
+	require.Equal(t, "fb-U1", res.UID)
+
+	cases := []struct{ name, user string }{
+		{"the Descope user ID a lifecycle event names", "U1"},
+		{"the Firebase UID it mapped to", "fb-U1"},
+	}
+	for _, tc := range cases {
+		t.Run("invalidating by "+tc.name+" drops the entry", func(t *testing.T) {
+			_, err := c.Exchange(ctx, tok)
+			require.NoError(t, err)
+			before := inner.count()
+			c.Invalidate(tc.user)
+			_, err = c.Exchange(ctx, tok)
+			require.NoError(t, err)
+			assert.Equal(t, before+1, inner.count())
+		})
+	}
+}
+
+// mappedExchanger maps the session's user to prefix+user.
+type mappedExchanger struct {
+	*countingExchanger
+	prefix string
+}
+
+func (x *mappedExchanger) Exchange(ctx context.Context, token string) (*Result, error) {
+	res, err := x.countingExchanger.Exchange(ctx, token)
+	if err == nil {
+		res.UID = x.prefix + res.UID
+	}
+	return res, err
+}
+
 func TestExchangeCacheInvalidateDuringAnExchange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()

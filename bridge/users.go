@@ -16,8 +16,12 @@ type DescopeUser struct {
 	Status string
 	// Roles are project-level role names; Descope's user record carries no
 	// permissions (they follow from roles).
-	Roles   []string
-	Tenants map[string]TenantAccess
+	Roles []string
+	// Permissions are what Roles grant, when the loader resolves them from
+	// the project's roles (lifecycle sync's does, so the claims it writes
+	// match an exchange's); nil otherwise.
+	Permissions []string
+	Tenants     map[string]TenantAccess
 	// CustomAttributes are the user's custom attributes, by name.
 	CustomAttributes map[string]any
 }
@@ -34,6 +38,7 @@ func (u *DescopeUser) Session(projectID string) *Session {
 		UserID:        u.UserID,
 		ProjectID:     projectID,
 		Roles:         u.Roles,
+		Permissions:   u.Permissions,
 		Tenants:       u.Tenants,
 		Email:         u.Email,
 		EmailVerified: u.EmailVerified,

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // KeySourceConfig tunes how Descope's signing keys are fetched and kept.
@@ -24,8 +22,9 @@ type KeySourceConfig struct {
 	// BaseURL is Descope's API base, e.g. https://api.descope.com.
 	BaseURL   string
 	ProjectID string
-	// HTTPClient is used for key fetches; its Timeout is overridden by
-	// FetchTimeout per request.
+	// HTTPClient is used for key fetches; FetchTimeout bounds each request
+	// whatever its Timeout. The default follows no redirects: the key set
+	// comes from the configured URL or not at all.
 	HTTPClient *http.Client
 	// FetchTimeout bounds one fetch. Default 5s.
 	FetchTimeout time.Duration
@@ -47,7 +46,9 @@ type KeySourceConfig struct {
 
 func (c *KeySourceConfig) setDefaults() {
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		c.HTTPClient = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = 5 * time.Second
@@ -80,15 +81,23 @@ type keySet struct {
 // rate limited for unknown kids, bounded in time and size, and a failed fetch
 // never discards the last good set until it is older than MaxStale.
 type KeySource struct {
-	cfg   KeySourceConfig
-	url   string
-	now   func() time.Time
-	set   atomic.Pointer[keySet]
-	group singleflight.Group
+	cfg KeySourceConfig
+	url string
+	now func() time.Time
+	set atomic.Pointer[keySet]
 
 	mu              sync.Mutex
+	flight          *flight // the fetch in progress, if any
 	lastUnknownPull time.Time
 	lastErr         error
+}
+
+// flight is one fetch that any number of callers wait on. It is hand-rolled
+// rather than singleflight because a caller must be able to join a fetch
+// already running without ever starting one (see Key).
+type flight struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // ErrNoKeys means no usable key set has been loaded, or the last one is too old.
@@ -121,40 +130,70 @@ func (k *KeySource) Ready() error {
 	return nil
 }
 
-// Key returns the public key for kid. An unknown kid triggers at most one
-// fetch per UnknownKIDCooldown across all callers; concurrent callers share it.
+// Key returns the public key for kid. A kid not in the set waits for a fetch
+// already in flight (a rotation seen by many requests at once costs one
+// fetch, and none of them is refused); if that fetch started too early to
+// see the new key, or none was in flight, it starts one, at most one per
+// UnknownKIDCooldown across all callers. A kid no Descope key could have
+// (see validKID) never triggers a fetch.
 func (k *KeySource) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if s := k.set.Load(); s != nil {
-		if k.now().Sub(s.fetchedAt) > k.cfg.MaxStale {
-			return nil, k.Ready()
-		}
-		if pk, ok := s.keys[kid]; ok {
-			return pk, nil
-		}
-	}
-	if !k.claimUnknownPull() {
-		if k.set.Load() == nil {
-			return nil, k.Ready()
-		}
+	if !validKID(kid) {
 		return nil, errUnknownKID
 	}
-	_ = k.refresh(ctx, "unknown_kid")
-	s := k.set.Load()
-	if s == nil {
-		return nil, k.Ready()
+	for range 2 {
+		if pk, ok, err := k.lookup(kid); ok || err != nil {
+			return pk, err
+		}
+		// Joining and claiming happen under one lock, so a caller never
+		// sees no fetch in flight while another has claimed the cooldown
+		// but not yet started its fetch.
+		k.mu.Lock()
+		f, own := k.flight, false
+		if f == nil && k.claimUnknownPullLocked() {
+			f, own = k.startLocked(ctx, "unknown_kid"), true
+		}
+		k.mu.Unlock()
+		if f == nil {
+			break
+		}
+		if err := k.wait(ctx, f); err != nil && ctx.Err() != nil {
+			break // the caller is gone
+		}
+		if own {
+			if pk, ok, err := k.lookup(kid); ok || err != nil {
+				return pk, err
+			}
+			break
+		}
 	}
-	if pk, ok := s.keys[kid]; ok {
-		return pk, nil
+	if pk, ok, err := k.lookup(kid); ok || err != nil {
+		return pk, err
+	}
+	if k.set.Load() == nil {
+		return nil, k.Ready()
 	}
 	return nil, errUnknownKID
 }
 
+// lookup finds kid in the current set. err is set when the set is too old to
+// trust.
+func (k *KeySource) lookup(kid string) (pk *rsa.PublicKey, ok bool, err error) {
+	s := k.set.Load()
+	if s == nil {
+		return nil, false, nil
+	}
+	if k.now().Sub(s.fetchedAt) > k.cfg.MaxStale {
+		return nil, false, k.Ready()
+	}
+	pk, ok = s.keys[kid]
+	return pk, ok, nil
+}
+
 var errUnknownKID = errors.New("kid not in the project's key set")
 
-// claimUnknownPull reports whether an unknown-kid fetch may run now.
-func (k *KeySource) claimUnknownPull() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+// claimUnknownPullLocked reports whether an unknown-kid fetch may run now,
+// and if so starts the cooldown. k.mu must be held.
+func (k *KeySource) claimUnknownPullLocked() bool {
 	now := k.now()
 	if !k.lastUnknownPull.IsZero() && now.Sub(k.lastUnknownPull) < k.cfg.UnknownKIDCooldown {
 		return false
@@ -168,33 +207,61 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 	return k.refresh(ctx, "startup")
 }
 
+// refresh starts a fetch, or joins the one in flight, and waits for it.
 func (k *KeySource) refresh(ctx context.Context, reason string) error {
-	ch := k.group.DoChan("keys", func() (any, error) {
-		// Detached from any one request: a cancelled caller must not
-		// cancel the fetch other callers are waiting on.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.FetchTimeout)
-		defer cancel()
-		s, err := k.fetch(fctx)
-		k.mu.Lock()
-		k.lastErr = err
-		k.mu.Unlock()
-		if err != nil {
-			k.observe(reason, "error")
-			k.cfg.Logger.Warn("descope key fetch failed; keeping last good keys",
-				"reason", reason, "error", err.Error())
-			return nil, err
-		}
-		k.set.Store(s)
-		k.observe(reason, "ok")
-		k.cfg.Logger.Debug("descope keys loaded", "reason", reason, "keys", len(s.keys))
-		return nil, nil
-	})
+	k.mu.Lock()
+	f := k.flight
+	if f == nil {
+		f = k.startLocked(ctx, reason)
+	}
+	k.mu.Unlock()
+	return k.wait(ctx, f)
+}
+
+// startLocked starts a fetch. k.mu must be held and no fetch be in flight.
+func (k *KeySource) startLocked(ctx context.Context, reason string) *flight {
+	f := &flight{done: make(chan struct{})}
+	k.flight = f
+	// Detached from any one request: a cancelled caller must not cancel
+	// the fetch other callers are waiting on.
+	go k.fly(context.WithoutCancel(ctx), f, reason)
+	return f
+}
+
+func (k *KeySource) wait(ctx context.Context, f *flight) error {
 	select {
-	case r := <-ch:
-		return r.Err
+	case <-f.done:
+		return f.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// fly runs one fetch, stores a good result, and releases its waiters.
+func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
+	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
+	defer cancel()
+	s, err := k.fetch(ctx)
+	if err != nil {
+		k.observe(reason, "error")
+		k.cfg.Logger.Warn("descope key fetch failed; keeping last good keys",
+			"reason", reason, "error", err.Error())
+	} else {
+		k.observe(reason, "ok")
+		k.cfg.Logger.Debug("descope keys loaded", "reason", reason, "keys", len(s.keys))
+	}
+	// The new set and the end of the flight become visible together: a
+	// caller that sees the set sees no flight, and one that joined the
+	// flight sees the set once it is released.
+	k.mu.Lock()
+	if err == nil {
+		k.set.Store(s)
+	}
+	k.lastErr = err
+	k.flight = nil
+	k.mu.Unlock()
+	f.err = err
+	close(f.done)
 }
 
 func (k *KeySource) observe(reason, outcome string) {
@@ -322,10 +389,7 @@ func validKID(kid string) bool {
 		return false
 	}
 	for i := 0; i < len(kid); i++ {
-		c := kid[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		if !base64URLByte(kid[i]) {
 			return false
 		}
 	}

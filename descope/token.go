@@ -22,16 +22,45 @@ type rawToken struct {
 	claims map[string]any
 }
 
+// b64url decodes JWT segments. Strict refuses non-zero padding bits and
+// jwtChars refuses the line breaks the decoder would skip, so one token has
+// exactly one spelling: no altered copy of a valid token is also valid.
+var b64url = base64.RawURLEncoding.Strict()
+
+// jwtChars reports whether s holds only base64url characters and dots.
+func jwtChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !base64URLByte(s[i]) && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// base64URLByte reports whether c is in the base64url alphabet.
+func base64URLByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// refusedHeaders are header parameters Descope never sends and this service
+// never honours: crit (extensions we do not implement), the key-carrying
+// jku, x5u, jwk and x5c (a token must never tell us where to find the key
+// that verifies it), and b64 (RFC 7797: the SDK's JWS library would then read
+// the payload differently from this package, and honours it even without
+// crit).
+var refusedHeaders = []string{"crit", "jku", "x5u", "jwk", "x5c", "b64"}
+
 // parseToken checks the JWT's shape and header and decodes its payload. It
-// refuses every header Descope never sends and this service never honours:
-// any alg but RS256, crit, and the key-carrying jku, x5u, jwk and x5c (a token
-// must never tell us where to find the key that verifies it).
+// refuses any alg but RS256 and every header in refusedHeaders.
 func parseToken(token string) (*rawToken, error) {
 	if token == "" {
 		return nil, bridge.Errorf(bridge.CodeMissingToken, "empty token")
 	}
 	if len(token) > MaxTokenBytes {
 		return nil, bridge.Errorf(bridge.CodeTokenTooLarge, "token is %d bytes", len(token))
+	}
+	if !jwtChars(token) {
+		return nil, bridge.Errorf(bridge.CodeMalformedToken, "characters outside base64url")
 	}
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
@@ -45,7 +74,7 @@ func parseToken(token string) (*rawToken, error) {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "empty header or payload")
 	}
 
-	hb, err := base64.RawURLEncoding.DecodeString(h)
+	hb, err := b64url.DecodeString(h)
 	if err != nil {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "header is not base64url")
 	}
@@ -60,7 +89,7 @@ func parseToken(token string) (*rawToken, error) {
 	if alg != "RS256" {
 		return nil, bridge.Errorf(bridge.CodeUnsupportedAlgorithm, "header alg %q", truncate(alg, 16))
 	}
-	for _, name := range []string{"crit", "jku", "x5u", "jwk", "x5c"} {
+	for _, name := range refusedHeaders {
 		if _, present := hdr[name]; present {
 			return nil, bridge.Errorf(bridge.CodeUnsupportedHeader, "header %q is not accepted", name)
 		}
@@ -77,11 +106,11 @@ func parseToken(token string) (*rawToken, error) {
 	if sig == "" {
 		return nil, bridge.Errorf(bridge.CodeInvalidSignature, "signature is empty")
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(sig); err != nil {
+	if _, err := b64url.DecodeString(sig); err != nil {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "signature is not base64url")
 	}
 
-	pb, err := base64.RawURLEncoding.DecodeString(p)
+	pb, err := b64url.DecodeString(p)
 	if err != nil {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload is not base64url")
 	}

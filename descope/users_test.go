@@ -57,3 +57,43 @@ func TestUsersLoadUser(t *testing.T) {
 		assert.Equal(t, bridge.CodeUpstream, bridge.CodeOf(err))
 	})
 }
+
+// WithPermissions resolves what the user's roles grant, from the stand-in's
+// GET /v1/mgmt/role/all, as Descope does for a session JWT.
+func TestUsersWithPermissions(t *testing.T) {
+	stub, err := descopestub.New(descopestub.Options{ProjectID: "Pusers", ManagementKey: "mk", KeyBits: 1024})
+	require.NoError(t, err)
+	ts := httptest.NewServer(stub.Handler())
+	t.Cleanup(ts.Close)
+	stub.PutRole(descope.Role{Name: "admin", PermissionNames: []string{"docs.delete", "docs.write"}})
+	stub.PutRole(descope.Role{Name: "editor", PermissionNames: []string{"docs.write"}})
+	stub.PutRole(descope.Role{Name: "owner", PermissionNames: []string{"billing.read"}})
+	stub.PutRole(descope.Role{Name: "owner", TenantID: "T2", PermissionNames: []string{"billing.write"}})
+	stub.PutUser(descope.UserResponse{
+		UserID: "U1", LoginIDs: []string{"U9"}, RoleNames: []string{"admin", "editor"}, Status: "enabled",
+		UserTenants: []*descope.AssociatedTenant{{TenantID: "T1", Roles: []string{"owner"}}, {TenantID: "T2", Roles: []string{"owner"}}},
+	})
+	keys := NewKeySource(KeySourceConfig{BaseURL: ts.URL, ProjectID: "Pusers"})
+	sdk, err := newSDK("Pusers", ts.URL, "mk", keys, nil)
+	require.NoError(t, err)
+	users := NewUsers(sdk).WithPermissions()
+
+	u, err := users.LoadUser(context.Background(), "U1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"docs.delete", "docs.write"}, u.Permissions, "each permission once, in role order")
+	assert.Equal(t, map[string]bridge.TenantAccess{
+		"T1": {Roles: []string{"owner"}, Permissions: []string{"billing.read"}},
+		"T2": {Roles: []string{"owner"}, Permissions: []string{"billing.write"}},
+	}, u.Tenants, "a tenant's own role shadows the project role of the same name")
+
+	t.Run("a disabled user reads as disabled", func(t *testing.T) {
+		require.True(t, stub.DisableUser("U1"))
+		u, err := users.LoadUser(context.Background(), "U1")
+		require.NoError(t, err)
+		assert.True(t, u.Disabled())
+	})
+	t.Run("an ID that is another user's login ID is not that user", func(t *testing.T) {
+		_, err := users.LoadUser(context.Background(), "U9")
+		assert.ErrorIs(t, err, bridge.ErrUserNotFound)
+	})
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -100,9 +103,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	log.LogAttrs(r.Context(), level, "request refused",
 		slog.String("code", string(code)), slog.Int("status", info.status), slog.String("error", err.Error()))
 	if code == bridge.CodeRateLimited {
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
-		}
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
 	}
 	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})
+}
+
+// retryAfterSeconds is the Retry-After value for a rate-limit refusal: the
+// wait its cause names, rounded up to whole seconds, at least 1.
+func retryAfterSeconds(err error) int {
+	var rl *bridge.RateLimitError
+	if errors.As(err, &rl) && rl.RetryAfter > time.Second {
+		return int(math.Ceil(rl.RetryAfter.Seconds()))
+	}
+	return 1
 }

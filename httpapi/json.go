@@ -23,18 +23,29 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	} else {
 		return bridge.Errorf(bridge.CodeUnsupportedMediaType, "no content type")
 	}
+	body, err := ReadBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+// ReadBody reads r's body, refusing with request_too_large any body over
+// limit bytes, whether its Content-Length says so up front or it turns out
+// longer while read. Nothing is parsed before the size is known to be fine.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
+		return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return bridge.Errorf(bridge.CodeRequestTooLarge, "body over %d bytes", limit)
+			return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "body over %d bytes", limit)
 		}
-		return bridge.Wrap(bridge.CodeBadRequest, err, "reading body")
+		return nil, bridge.Wrap(bridge.CodeBadRequest, err, "reading body")
 	}
-	return decodeStrict(body, v)
+	return body, nil
 }
 
 // decodeStrict decodes exactly one JSON value with no unknown fields.
@@ -64,6 +75,10 @@ func jsonErrorKind(err error) string {
 	}
 	return "unknown field or bad shape"
 }
+
+// WriteJSON answers status with v as JSON, in the same way as every other
+// answer of the service.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
 // writeJSON encodes v fully before writing, so an encoding failure never
 // leaves a half-written 200.

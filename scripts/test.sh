@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # Ports apart from the dev stack's, so both can run at once: the emulator
 # takes port..port+2, the stand-in, the bridge and the test page port+5..+7.
-emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9199}
+emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9190}
 port=${emu##*:}
 STACK_EMULATOR=$emu
 STACK_STUB_ADDR=127.0.0.1:$((port + 5))
@@ -30,7 +30,19 @@ scripts/check-static.sh
 echo "== go test"
 go test -count=1 ./...
 
+# Every fuzz target, each for a bounded time, starting from its
+# checked-in corpus (testdata/fuzz). A failing input is written there.
+fuzztime=${DFBRIDGE_FUZZTIME:-15s}
+go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }' |
+  while read -r pkg target; do
+    echo "== go test -fuzz $target ($pkg, $fuzztime)"
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
+  done
+
 echo "== client tests"
 scripts/test-clients.sh
 
-# The browser test joins here once the bridge answers CORS.
+echo "== browser test"
+stack_up
+BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
+  scripts/test-browser.sh

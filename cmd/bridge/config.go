@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/httpapi"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -41,6 +42,9 @@ type Config struct {
 	// KeysMaxStale is how long the last good key set serves while Descope's
 	// key endpoint fails.
 	KeysMaxStale time.Duration `envconfig:"DESCOPE_KEYS_MAX_STALE" default:"24h"`
+	// KeysFetchTimeout bounds one fetch of Descope's key set, so a hanging
+	// key endpoint cannot hold up the requests waiting on it.
+	KeysFetchTimeout time.Duration `envconfig:"DESCOPE_KEYS_FETCH_TIMEOUT" default:"5s"`
 	// TokenLeeway allows clock skew on exp/nbf/iat (at most 5s, the SDK's own).
 	TokenLeeway time.Duration `envconfig:"TOKEN_LEEWAY" default:"5s"`
 
@@ -89,6 +93,52 @@ type Config struct {
 	IdentityMapping string `envconfig:"IDENTITY_MAPPING"`
 	// mapping is IdentityMapping parsed by Validate.
 	mapping *bridge.Mapping
+
+	// CORSAllowedOrigins are the browser origins allowed to call the API,
+	// comma-separated, exactly as browsers send them
+	// (https://app.example.com). Empty: no cross-origin access.
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
+	// RateLimitIPPerMinute is how many exchanges a minute one client address
+	// may start, checked before the token is read; 0 turns it off.
+	RateLimitIPPerMinute int `envconfig:"RATE_LIMIT_IP_PER_MINUTE" default:"600"`
+	// RateLimitIPBurst is how many of those may come at once.
+	RateLimitIPBurst int `envconfig:"RATE_LIMIT_IP_BURST" default:"100"`
+	// RateLimitUserPerMinute is how many exchanges a minute one Descope user
+	// may complete, checked after verification; 0 turns it off.
+	RateLimitUserPerMinute int `envconfig:"RATE_LIMIT_USER_PER_MINUTE" default:"60"`
+	// RateLimitUserBurst is how many of those may come at once.
+	RateLimitUserBurst int `envconfig:"RATE_LIMIT_USER_BURST" default:"20"`
+	// TrustedProxyHops is how many trusted proxies in front of the service
+	// write the client address into X-Forwarded-For: 1 on Cloud Run, one
+	// more for each further proxy that appends. 0 (the default) ignores the
+	// header and limits by the connection's peer address.
+	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
+	// CloudRunService is set by Cloud Run; it only lets start-up warn when
+	// TRUSTED_PROXY_HOPS is left at 0 there.
+	CloudRunService string `envconfig:"K_SERVICE"`
+	// ExternalTokenHMACSecrets authenticate Descope's Generic HTTP Token
+	// connector by its HMAC secret; comma-separated, several during a
+	// rotation. Any external-token secret enables POST /webhook/external-token.
+	ExternalTokenHMACSecrets []string `envconfig:"EXTERNAL_TOKEN_HMAC_SECRETS"`
+	// ExternalTokenBearerSecrets authenticate the connector by a bearer
+	// token (its "Bearer Token" authentication type). With both kinds set,
+	// a call must carry both.
+	ExternalTokenBearerSecrets []string `envconfig:"EXTERNAL_TOKEN_BEARER_SECRETS"`
+	// AuditWebhookHMACSecrets authenticate Descope's audit webhook connector;
+	// any audit secret enables POST /webhook/audit.
+	AuditWebhookHMACSecrets []string `envconfig:"AUDIT_WEBHOOK_HMAC_SECRETS"`
+	// AuditWebhookBearerSecrets authenticate it by a bearer token.
+	AuditWebhookBearerSecrets []string `envconfig:"AUDIT_WEBHOOK_BEARER_SECRETS"`
+	// AuditWebhookOnUserDeleted is what a Descope deletion does to the
+	// Firebase account: disable (revoke, then disable) or delete.
+	AuditWebhookOnUserDeleted string `envconfig:"AUDIT_WEBHOOK_ON_USER_DELETED" default:"disable"`
+	// AuditWebhookRevokeOnMaxAttempts revokes a user's Firebase sessions on
+	// LoginExceedMaxAttempts.
+	AuditWebhookRevokeOnMaxAttempts bool `envconfig:"AUDIT_WEBHOOK_REVOKE_ON_MAX_ATTEMPTS" default:"true"`
+	// AuditWebhookDedupeWindow and AuditWebhookDedupeSize bound the memory
+	// of handled deliveries, by which a repeated one changes nothing.
+	AuditWebhookDedupeWindow time.Duration `envconfig:"AUDIT_WEBHOOK_DEDUPE_WINDOW" default:"1h"`
+	AuditWebhookDedupeSize   int           `envconfig:"AUDIT_WEBHOOK_DEDUPE_SIZE" default:"10000"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -157,6 +207,14 @@ func (c *Config) Validate() error {
 	if c.KeysMaxStale < c.KeysRefreshInterval {
 		return errors.New("config: DESCOPE_KEYS_MAX_STALE must be at least DESCOPE_KEYS_REFRESH_INTERVAL")
 	}
+	// A request waiting on a fetch must still be answered within the
+	// server's 15s write timeout.
+	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > 10*time.Second {
+		return errors.New("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and 10s")
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
+	}
 	if c.TokenLeeway < 0 || c.TokenLeeway > 5*time.Second {
 		return errors.New("config: TOKEN_LEEWAY must be between 0s and 5s")
 	}
@@ -170,6 +228,9 @@ func (c *Config) Validate() error {
 		return errors.New("config: EXCHANGE_CACHE_TTL must be between 1s and 15m")
 	}
 	if _, err := c.slogLevel(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	if c.GoogleApplicationCredentials != "" && c.FirebaseServiceAccountJSON != "" {
@@ -210,6 +271,41 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateLimits checks the browser and rate-limit settings, and trims the
+// origin list (envconfig splits on commas but keeps the spaces around them).
+func (c *Config) validateLimits() error {
+	origins := make([]string, 0, len(c.CORSAllowedOrigins))
+	for _, o := range c.CORSAllowedOrigins {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := httpapi.CheckOrigin(o); err != nil {
+			return fmt.Errorf("config: CORS_ALLOWED_ORIGINS: %w", err)
+		}
+		origins = append(origins, o)
+	}
+	c.CORSAllowedOrigins = origins
+	for _, l := range []struct {
+		name         string
+		rate, burst  int
+		burstSetting string
+	}{
+		{"RATE_LIMIT_IP_PER_MINUTE", c.RateLimitIPPerMinute, c.RateLimitIPBurst, "RATE_LIMIT_IP_BURST"},
+		{"RATE_LIMIT_USER_PER_MINUTE", c.RateLimitUserPerMinute, c.RateLimitUserBurst, "RATE_LIMIT_USER_BURST"},
+	} {
+		if l.rate < 0 {
+			return fmt.Errorf("config: %s must be 0 (off) or more", l.name)
+		}
+		if l.rate > 0 && l.burst < 1 {
+			return fmt.Errorf("config: %s must be at least 1 when %s is set", l.burstSetting, l.name)
+		}
+	}
+	if c.TrustedProxyHops < 0 || c.TrustedProxyHops > 5 {
+		return errors.New("config: TRUSTED_PROXY_HOPS must be between 0 and 5 (1 on Cloud Run)")
+	}
+	return nil
+}
+
 func (c *Config) slogLevel() (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -233,4 +329,45 @@ func validProjectID(s string) bool {
 
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// minWebhookSecret is the shortest secret accepted: a connector secret is
+// as strong as the tokens it lets Descope mint.
+const minWebhookSecret = 16
+
+// validateWebhooks checks the webhook secrets and options.
+func (c *Config) validateWebhooks() error {
+	for name, secrets := range map[string][]string{
+		"EXTERNAL_TOKEN_HMAC_SECRETS":   c.ExternalTokenHMACSecrets,
+		"EXTERNAL_TOKEN_BEARER_SECRETS": c.ExternalTokenBearerSecrets,
+		"AUDIT_WEBHOOK_HMAC_SECRETS":    c.AuditWebhookHMACSecrets,
+		"AUDIT_WEBHOOK_BEARER_SECRETS":  c.AuditWebhookBearerSecrets,
+	} {
+		for _, s := range secrets {
+			if len(s) < minWebhookSecret || strings.TrimSpace(s) != s {
+				return fmt.Errorf("config: %s holds a secret that is empty, shorter than %d characters or padded with spaces; use comma-separated random secrets (openssl rand -base64 32)", name, minWebhookSecret)
+			}
+		}
+	}
+	if c.AuditWebhookOnUserDeleted != "disable" && c.AuditWebhookOnUserDeleted != "delete" {
+		return fmt.Errorf("config: AUDIT_WEBHOOK_ON_USER_DELETED=%q; use disable or delete", c.AuditWebhookOnUserDeleted)
+	}
+	if c.auditWebhookEnabled() && c.DescopeManagementKey == "" {
+		return errors.New("config: the audit webhook re-reads users from Descope and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
+	}
+	if c.AuditWebhookDedupeWindow < time.Second || c.AuditWebhookDedupeWindow > 24*time.Hour {
+		return errors.New("config: AUDIT_WEBHOOK_DEDUPE_WINDOW must be between 1s and 24h")
+	}
+	if c.AuditWebhookDedupeSize < 1 || c.AuditWebhookDedupeSize > 1_000_000 {
+		return errors.New("config: AUDIT_WEBHOOK_DEDUPE_SIZE must be between 1 and 1000000")
+	}
+	return nil
+}
+
+func (c *Config) externalTokenEnabled() bool {
+	return len(c.ExternalTokenHMACSecrets)+len(c.ExternalTokenBearerSecrets) > 0
+}
+
+func (c *Config) auditWebhookEnabled() bool {
+	return len(c.AuditWebhookHMACSecrets)+len(c.AuditWebhookBearerSecrets) > 0
 }

@@ -40,6 +40,19 @@ func TestConfigRefusesBadSettingsWithOneLineNamingThem(t *testing.T) {
 		{"an unreadable key file is named", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": "", "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/sa.json"}, "GOOGLE_APPLICATION_CREDENTIALS"},
 		{"keyless signing needs a Firebase project", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": ""}, "FIREBASE_PROJECT_ID"},
 		{"the emulator needs a Firebase project", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": "", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}, "FIREBASE_PROJECT_ID"},
+		{"a wildcard origin is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
+		{"a wildcard subdomain is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "https://*.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"the null origin is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "null"}, "CORS_ALLOWED_ORIGINS"},
+		{"an origin with a trailing slash is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, "CORS_ALLOWED_ORIGINS"},
+		{"an origin with a path is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com/login"}, "CORS_ALLOWED_ORIGINS"},
+		{"a bare host as an origin is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "app.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"an origin in upper case is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "https://App.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"a negative per-address rate is refused", map[string]string{"RATE_LIMIT_IP_PER_MINUTE": "-1"}, "RATE_LIMIT_IP_PER_MINUTE"},
+		{"a zero burst under a per-user rate is refused", map[string]string{"RATE_LIMIT_USER_BURST": "0"}, "RATE_LIMIT_USER_BURST"},
+		{"a negative proxy count is refused", map[string]string{"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS"},
+		{"more trusted proxies than any real chain is refused", map[string]string{"TRUSTED_PROXY_HOPS": "9"}, "TRUSTED_PROXY_HOPS"},
+		{"a key fetch timeout too short to succeed is refused", map[string]string{"DESCOPE_KEYS_FETCH_TIMEOUT": "1ms"}, "DESCOPE_KEYS_FETCH_TIMEOUT"},
+		{"a key fetch timeout past the write timeout is refused", map[string]string{"DESCOPE_KEYS_FETCH_TIMEOUT": "11s"}, "DESCOPE_KEYS_FETCH_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

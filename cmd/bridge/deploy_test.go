@@ -40,7 +40,8 @@ func TestCloudRunServiceMatchesTheService(t *testing.T) {
 							ContainerPort int `yaml:"containerPort"`
 						} `yaml:"ports"`
 						Env []struct {
-							Name string `yaml:"name"`
+							Name  string `yaml:"name"`
+							Value string `yaml:"value"`
 						} `yaml:"env"`
 						StartupProbe  httpProbe `yaml:"startupProbe"`
 						LivenessProbe httpProbe `yaml:"livenessProbe"`
@@ -71,6 +72,15 @@ func TestCloudRunServiceMatchesTheService(t *testing.T) {
 	t.Run("traffic waits for readiness and liveness is the process", func(t *testing.T) {
 		assert.Equal(t, "/readyz", c.StartupProbe.HTTPGet.Path)
 		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+	})
+	t.Run("the per-address limit reads the client from the front end's X-Forwarded-For", func(t *testing.T) {
+		hops := ""
+		for _, e := range c.Env {
+			if e.Name == "TRUSTED_PROXY_HOPS" {
+				hops = e.Value
+			}
+		}
+		assert.Equal(t, "1", hops)
 	})
 	t.Run("the service runs as its own account, keyless", func(t *testing.T) {
 		assert.NotEmpty(t, spec.ServiceAccountName)

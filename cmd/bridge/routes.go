@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 )
@@ -19,12 +20,23 @@ type routeDeps struct {
 	readiness []httpapi.ReadinessCheck
 	// serveMetrics adds GET /metrics to these routes (METRICS_ON_MAIN_PORT).
 	serveMetrics bool
+	// corsOrigins may call the API from a browser.
+	corsOrigins []string
+	// clientLimit admits /exchange calls per client address;
+	// trustedProxies says how that address is found.
+	clientLimit    bridge.Limiter
+	trustedProxies int
+	// externalToken and audit are the Descope webhook handlers; nil when
+	// no secret is configured for them, and then the route does not exist.
+	externalToken http.Handler
+	audit         http.Handler
 }
 
 // addRoutes is the one list of every route and middleware of the service.
 func addRoutes(d routeDeps) http.Handler {
 	r := router(d)
 	var h http.Handler = r
+	h = httpapi.CORS(d.corsOrigins)(h)
 	h = httpapi.Recover(d.log)(h)
 	h = httpapi.Trace(d.traceProj)(h)
 	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
@@ -39,9 +51,16 @@ func router(d routeDeps) *mux.Router {
 
 	r.Handle("/healthz", httpapi.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", httpapi.HandleReadyz(d.readiness...)).Methods(http.MethodGet)
-	r.Handle("/exchange", httpapi.HandleExchange(d.log, d.metrics, d.exchanger)).Methods(http.MethodPost)
+	r.Handle("/exchange", httpapi.LimitClients(d.log, d.metrics, d.clientLimit, d.trustedProxies)(
+		httpapi.HandleExchange(d.log, d.metrics, d.exchanger))).Methods(http.MethodPost)
 	if d.serveMetrics {
 		r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
+	}
+	if d.externalToken != nil {
+		r.Handle("/webhook/external-token", d.externalToken).Methods(http.MethodPost)
+	}
+	if d.audit != nil {
+		r.Handle("/webhook/audit", d.audit).Methods(http.MethodPost)
 	}
 	return r
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
+	"github.com/dfbridge/dfbridge/ratelimit"
+	"github.com/dfbridge/dfbridge/webhook"
 )
 
 // service is the assembled bridge: adapters, use case and server.
@@ -51,6 +53,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		RefreshInterval:    cfg.KeysRefreshInterval,
 		UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
 		MaxStale:           cfg.KeysMaxStale,
+		FetchTimeout:       cfg.KeysFetchTimeout,
 		Logger:             log,
 		Observe:            m.KeyFetch,
 	})
@@ -94,7 +97,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		}
 	}
 	x := &bridge.Exchanger{
-		Verifier: verifier,
+		Verifier: bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)),
 		Mapping:  cfg.mapping,
 		Minter:   minter,
 	}
@@ -137,13 +140,55 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 		},
-		serveMetrics: cfg.MetricsOnMainPort,
+		serveMetrics:   cfg.MetricsOnMainPort,
+		corsOrigins:    cfg.CORSAllowedOrigins,
+		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
+		trustedProxies: cfg.TrustedProxyHops,
 	}
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc, cache)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
 	}
+	if cfg.CloudRunService != "" && cfg.TrustedProxyHops == 0 && cfg.RateLimitIPPerMinute > 0 {
+		log.Warn("on Cloud Run with TRUSTED_PROXY_HOPS=0: every request comes from the front end's address, " +
+			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
+	}
 	return s, nil
+}
+
+// webhookHandlers builds the Descope webhook handlers that have a secret
+// configured; the others stay nil and their routes do not exist.
+func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
+	verifier *descope.Verifier, fbc *firebase.Client, cache *bridge.ExchangeCache) (externalToken, audit http.Handler) {
+	if cfg.externalTokenEnabled() {
+		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.ExternalTokenHMACSecrets, cfg.ExternalTokenBearerSecrets),
+			Exchanger: x,
+			Log:       log,
+			Metrics:   m,
+		})
+	}
+	if cfg.auditWebhookEnabled() {
+		audit = webhook.HandleAudit(webhook.AuditConfig{
+			ProjectID: cfg.DescopeProjectID,
+			Secrets:   webhook.NewSecrets(cfg.AuditWebhookHMACSecrets, cfg.AuditWebhookBearerSecrets),
+			Lifecycle: cacheInvalidating{cache: cache, Lifecycle: &bridge.Lifecycle{
+				ProjectID:      cfg.DescopeProjectID,
+				Users:          descope.NewUsers(verifier.SDK()).WithPermissions(),
+				Accounts:       fbc.Accounts(),
+				Identities:     x,
+				DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
+			}},
+			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
+			DedupeSize:          cfg.AuditWebhookDedupeSize,
+			DedupeWindow:        cfg.AuditWebhookDedupeWindow,
+			Log:                 log,
+			Metrics:             m,
+		})
+	}
+	return externalToken, audit
 }
 
 // serve runs the server and background work until ctx ends, then shuts down

@@ -33,3 +33,19 @@ func ForTest(t testing.TB) *Client {
 	}
 	return c
 }
+
+// WaitPastIssuedSecond waits until the wall clock is past the second an ID
+// token was issued in. Firebase keeps revocation times in whole seconds, so
+// a token issued in the same second as a revocation still passes the check;
+// a test of revocation must revoke in a later second.
+func WaitPastIssuedSecond(t testing.TB, idToken string) {
+	t.Helper()
+	claims, err := Claims(idToken)
+	if err != nil {
+		t.Fatalf("reading ID token: %v", err)
+	}
+	iat, _ := claims["iat"].(float64)
+	for time.Now().Unix() <= int64(iat) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -14,6 +14,7 @@ func (s *Stub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/keys/{projectId}", s.serveKeys)
 	mux.HandleFunc("GET /v1/mgmt/user", s.serveUserLoad)
+	mux.HandleFunc("GET /v1/mgmt/role/all", s.serveRoles)
 	mux.HandleFunc("/dev/session", s.serveDevSession)
 	return mux
 }
@@ -70,6 +71,18 @@ func (s *Stub) serveUserLoad(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"user": found})
+}
+
+func (s *Stub) serveRoles(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "E061102", "Unauthorized")
+		return
+	}
+	s.mu.RLock()
+	roles := append([]descope.Role{}, s.roles...)
+	s.mu.RUnlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"roles": roles})
 }
 
 // serveDevSession mints a session for the user in the request body. It exists

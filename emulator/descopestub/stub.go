@@ -2,7 +2,8 @@
 // runs and is tested with no Descope account. It speaks Descope's real
 // protocol for the parts the bridge uses: the project key set at
 // /v2/keys/{projectId}, RS256 session and refresh JWTs with Descope's claims,
-// the management user-load route, and signed webhook deliveries.
+// the management user-load and role-list routes, and signed webhook deliveries
+// (audit events and the Generic HTTP Token connector call).
 package descopestub
 
 import (
@@ -54,6 +55,7 @@ type Stub struct {
 	keys      []*Key // published, newest last
 	signing   *Key
 	users     map[string]*descope.UserResponse
+	roles     []descope.Role
 	keysFault func(w http.ResponseWriter) bool
 
 	keyRequests atomic.Int64
@@ -158,6 +160,38 @@ func (s *Stub) DeleteUser(userID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.users, userID)
+}
+
+// UpdateUser changes a stored user in place, as an admin editing them in the
+// console would; it reports whether the user exists.
+func (s *Stub) UpdateUser(userID string, change func(u *descope.UserResponse)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if ok {
+		change(u)
+	}
+	return ok
+}
+
+// DisableUser sets a user's status to "disabled", as Descope does when an
+// admin disables them or too many logins fail.
+func (s *Stub) DisableUser(userID string) bool {
+	return s.UpdateUser(userID, func(u *descope.UserResponse) { u.Status = "disabled" })
+}
+
+// PutRole stores or replaces a role (by name and tenant) for the
+// management API's role list.
+func (s *Stub) PutRole(r descope.Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.roles {
+		if s.roles[i].Name == r.Name && s.roles[i].TenantID == r.TenantID {
+			s.roles[i] = r
+			return
+		}
+	}
+	s.roles = append(s.roles, r)
 }
 
 // User returns a copy of a stored user.

@@ -1,0 +1,311 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+)
+
+// ErrAccountNotFound is what Accounts answers for a Firebase account that
+// does not exist.
+var ErrAccountNotFound = errors.New("firebase account not found")
+
+// Resolver finds the Firebase identity a session signs in as: the same
+// mapping, tenant and migration look-up as an exchange. *Exchanger is one.
+type Resolver interface {
+	Resolve(ctx context.Context, s *Session) (Identity, error)
+}
+
+// AccountRef names a Firebase account: a UID, in a tenant or the project.
+type AccountRef struct {
+	UID      string
+	TenantID string
+}
+
+// Account is the state of a Firebase account that lifecycle sync compares.
+type Account struct {
+	Disabled      bool
+	Email         string
+	EmailVerified bool
+	DisplayName   string
+	// Claims are the account's persistent custom claims as JSON decodes
+	// them; nil when it has none.
+	Claims map[string]any
+}
+
+// AccountUpdate changes the fields that are set and leaves the rest.
+type AccountUpdate struct {
+	Disabled      *bool
+	Email         *string
+	EmailVerified *bool
+	DisplayName   *string
+}
+
+// Accounts manages Firebase accounts. Every method is idempotent.
+type Accounts interface {
+	Account(ctx context.Context, ref AccountRef) (*Account, error)
+	UpdateAccount(ctx context.Context, ref AccountRef, u AccountUpdate) error
+	// SetClaims replaces the account's persistent custom claims.
+	SetClaims(ctx context.Context, ref AccountRef, claims map[string]any) error
+	// RevokeSessions makes every refresh token issued so far invalid, and
+	// every ID token issued so far fail a revocation check.
+	RevokeSessions(ctx context.Context, ref AccountRef) error
+	DeleteAccount(ctx context.Context, ref AccountRef) error
+}
+
+// Outcome names what one lifecycle operation did, for logs, metrics and the
+// webhook's answer.
+type Outcome string
+
+// Outcomes of lifecycle operations.
+const (
+	OutcomeDisabled  Outcome = "disabled"
+	OutcomeDeleted   Outcome = "deleted"
+	OutcomeSynced    Outcome = "synced"
+	OutcomeRevoked   Outcome = "revoked"
+	OutcomeUnchanged Outcome = "unchanged"
+	OutcomeNoAccount Outcome = "no_account"
+)
+
+// Lifecycle keeps Firebase accounts in step with Descope users. It is the use
+// case behind Descope's audit events: a deleted Descope user must not keep a
+// Firebase session, and a changed one must not keep stale authorization.
+//
+// Users re-reads users from Descope: the event's payload is never trusted
+// for a user's state, because Descope's webhook signature carries no
+// timestamp, so a delivery may be old or replayed, and only a fresh read
+// says what is true now.
+type Lifecycle struct {
+	ProjectID  string
+	Users      UserLoader
+	Accounts   Accounts
+	Identities Resolver
+	// DeleteAccounts deletes the Firebase account of a deleted Descope user
+	// instead of disabling it. A deleted account is re-created by the next
+	// sign-in with a custom token, so a still-valid Descope session could
+	// bring the user back; disabling (the default) closes that door.
+	DeleteAccounts bool
+}
+
+// UserDeleted ends the Firebase account of a Descope user the event says is
+// deleted. Descope is asked first: if it still has the user, the event was
+// stale or replayed, and the account is synced to the user instead.
+// loginIDs come from the event; a deleted user cannot be read, so they are
+// all there is for mappings that key the UID on a login ID.
+func (l *Lifecycle) UserDeleted(ctx context.Context, userID string, loginIDs []string) (Outcome, error) {
+	u, err := l.Users.LoadUser(ctx, userID)
+	switch {
+	case err == nil:
+		return l.sync(ctx, u, false)
+	case !errors.Is(err, ErrUserNotFound):
+		return "", err
+	}
+	return l.endAccount(ctx, &DescopeUser{UserID: userID, LoginIDs: loginIDs})
+}
+
+// UserModified re-reads the user and brings the Firebase account in line:
+// disabled status, email, display name, persistent claims. It revokes the
+// account's sessions when revoke is set, when the user is newly disabled, or
+// when the authorization its sessions may carry is not covered by the new
+// claims (see mustRevoke). A user Descope no longer has is ended as deleted.
+func (l *Lifecycle) UserModified(ctx context.Context, userID string, loginIDs []string, revoke bool) (Outcome, error) {
+	u, err := l.Users.LoadUser(ctx, userID)
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		return l.endAccount(ctx, &DescopeUser{UserID: userID, LoginIDs: loginIDs})
+	case err != nil:
+		return "", err
+	}
+	return l.sync(ctx, u, revoke)
+}
+
+// account resolves u's Firebase account and reads it.
+func (l *Lifecycle) account(ctx context.Context, u *DescopeUser) (AccountRef, Identity, *Account, error) {
+	id, err := l.Identities.Resolve(ctx, u.Session(l.ProjectID))
+	if err != nil {
+		return AccountRef{}, Identity{}, nil, err
+	}
+	ref := AccountRef{UID: id.UID, TenantID: id.TenantID}
+	acct, err := l.Accounts.Account(ctx, ref)
+	return ref, id, acct, err
+}
+
+// endAccount disables (revoking first) or deletes the account u maps to.
+func (l *Lifecycle) endAccount(ctx context.Context, u *DescopeUser) (Outcome, error) {
+	ref, _, acct, err := l.account(ctx, u)
+	if errors.Is(err, ErrAccountNotFound) {
+		return OutcomeNoAccount, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if l.DeleteAccounts {
+		if err := l.Accounts.DeleteAccount(ctx, ref); err != nil && !errors.Is(err, ErrAccountNotFound) {
+			return "", err
+		}
+		return OutcomeDeleted, nil
+	}
+	// Sessions are revoked before the account is disabled, so an account
+	// found disabled here has had its sessions revoked already.
+	if acct.Disabled {
+		return OutcomeUnchanged, nil
+	}
+	if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
+		return "", err
+	}
+	disabled := true
+	if err := l.Accounts.UpdateAccount(ctx, ref, AccountUpdate{Disabled: &disabled}); err != nil {
+		return "", err
+	}
+	return OutcomeDisabled, nil
+}
+
+// sync brings the account u maps to in line with u. Revocation comes first
+// and the profile last, so that a failure part-way leaves the account no more
+// privileged than before and a retry finishes the job.
+func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outcome, error) {
+	ref, id, acct, err := l.account(ctx, u)
+	if errors.Is(err, ErrAccountNotFound) {
+		// The user never signed in through the bridge: nothing to sync,
+		// and no account is created for them.
+		return OutcomeNoAccount, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	claims := jsonClaims(id.Claims)
+	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct.Claims, claims)
+	outcome := OutcomeUnchanged
+	if revoke {
+		if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
+			return "", err
+		}
+		outcome = OutcomeRevoked
+	}
+	if !sameClaims(acct.Claims, claims) {
+		if err := l.Accounts.SetClaims(ctx, ref, claims); err != nil {
+			return "", err
+		}
+		if outcome == OutcomeUnchanged {
+			outcome = OutcomeSynced
+		}
+	}
+	upd, changed := profileUpdate(u, acct)
+	if changed {
+		if err := l.Accounts.UpdateAccount(ctx, ref, upd); err != nil {
+			return "", err
+		}
+		if outcome == OutcomeUnchanged {
+			outcome = OutcomeSynced
+		}
+	}
+	if u.Disabled() && !acct.Disabled {
+		outcome = OutcomeDisabled
+	}
+	return outcome, nil
+}
+
+// profileUpdate is what must change for acct to match u. Email and name are
+// only written when Descope has one, so an account that came from another
+// provider keeps what Descope does not know.
+func profileUpdate(u *DescopeUser, acct *Account) (AccountUpdate, bool) {
+	var upd AccountUpdate
+	changed := false
+	if disabled := u.Disabled(); disabled != acct.Disabled {
+		upd.Disabled = &disabled
+		changed = true
+	}
+	if u.Email != "" {
+		if !strings.EqualFold(u.Email, acct.Email) {
+			upd.Email = &u.Email
+			changed = true
+		}
+		if u.EmailVerified != acct.EmailVerified {
+			upd.EmailVerified = &u.EmailVerified
+			changed = true
+		}
+	}
+	if u.Name != "" && u.Name != acct.DisplayName {
+		upd.DisplayName = &u.Name
+		changed = true
+	}
+	return upd, changed
+}
+
+// mustRevoke reports whether sessions minted before a sync may carry
+// authorization the new claims no longer grant: a role, permission, tenant
+// or any other claim value that is gone or changed. When the account has no
+// persistent claims yet, what its sessions carry is unknown (they came from
+// custom tokens), so the answer is yes.
+func mustRevoke(old, next map[string]any) bool {
+	if old == nil {
+		return true
+	}
+	return !covers(next, old)
+}
+
+// covers reports whether next grants everything old did: every key of old is
+// in next and covers it, every element of an old list is in the next list,
+// and any other value is equal.
+func covers(next, old any) bool {
+	switch o := old.(type) {
+	case map[string]any:
+		n, ok := next.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, ov := range o {
+			nv, ok := n[k]
+			if !ok || !covers(nv, ov) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		n, ok := next.([]any)
+		if !ok {
+			return false
+		}
+		for _, ov := range o {
+			found := false
+			for _, nv := range n {
+				if reflect.DeepEqual(nv, ov) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(next, old)
+}
+
+// sameClaims compares claims as sets: list order does not matter.
+func sameClaims(a, b map[string]any) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return covers(a, b) && covers(b, a)
+}
+
+// jsonClaims returns claims as JSON decodes them (maps, []any, float64), so
+// claims built in Go compare equal to claims read back from Firebase.
+func jsonClaims(claims map[string]any) map[string]any {
+	if len(claims) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return claims
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return claims
+	}
+	return out
+}

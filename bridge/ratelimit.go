@@ -1,0 +1,53 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Limiter admits or refuses one more event for a key. When it refuses,
+// retryAfter says how long until the key is admitted again.
+type Limiter interface {
+	Allow(key string) (ok bool, retryAfter time.Duration)
+}
+
+// RateLimitError is the cause inside a CodeRateLimited refusal. It carries
+// when to retry, so the HTTP layer can say so in Retry-After.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "rate limited; retry in " + e.RetryAfter.Round(time.Millisecond).String()
+}
+
+// RateLimited returns the refusal for a key that l turned away.
+func RateLimited(retryAfter time.Duration, detail string) *Error {
+	return Wrap(CodeRateLimited, &RateLimitError{RetryAfter: retryAfter}, detail)
+}
+
+// LimitUsers returns a Verifier that admits each user's verified sessions at
+// l's rate. It runs after verification, so the key is a user Descope vouched
+// for, not something a caller can vary at will; it stops one stolen or
+// looping session from minting tokens (and, keyless, spending IAM signing
+// quota) without bound. Sessions past the limit are refused with
+// CodeRateLimited before any mapping or minting.
+func LimitUsers(v Verifier, l Limiter) Verifier {
+	return limitedVerifier{next: v, limit: l}
+}
+
+type limitedVerifier struct {
+	next  Verifier
+	limit Limiter
+}
+
+func (v limitedVerifier) Verify(ctx context.Context, token string) (*Session, error) {
+	s, err := v.next.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if ok, wait := v.limit.Allow(s.UserID); !ok {
+		return nil, RateLimited(wait, "user "+s.UserID+" is over the per-user exchange limit")
+	}
+	return s, nil
+}

@@ -1,0 +1,132 @@
+package firebase
+
+import (
+	"context"
+	"fmt"
+
+	"firebase.google.com/go/v4/auth"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// Accounts manages Firebase accounts for lifecycle sync through the Admin
+// SDK: disabling, revoking refresh tokens, persistent custom claims,
+// deletion. Accounts in an Identity Platform tenant go through that tenant's
+// client.
+type Accounts struct{ c *Client }
+
+var _ bridge.Accounts = (*Accounts)(nil)
+
+// Accounts returns a bridge.Accounts backed by this client.
+func (c *Client) Accounts() *Accounts { return &Accounts{c: c} }
+
+// userManager is the part of the Admin SDK's Auth client (project or tenant)
+// that lifecycle sync uses.
+type userManager interface {
+	GetUser(ctx context.Context, uid string) (*auth.UserRecord, error)
+	UpdateUser(ctx context.Context, uid string, user *auth.UserToUpdate) (*auth.UserRecord, error)
+	RevokeRefreshTokens(ctx context.Context, uid string) error
+	SetCustomUserClaims(ctx context.Context, uid string, customClaims map[string]any) error
+	DeleteUser(ctx context.Context, uid string) error
+}
+
+func (a *Accounts) users(tenantID string) (userManager, error) {
+	tc, err := a.c.forTenant(tenantID)
+	if err != nil {
+		return nil, bridge.Wrap(bridge.CodeTenantNotMapped, err, "selecting firebase tenant")
+	}
+	um, ok := tc.(userManager)
+	if !ok {
+		return nil, bridge.Errorf(bridge.CodeInternal, "firebase client %T cannot manage users", tc)
+	}
+	return um, nil
+}
+
+// Account implements bridge.Accounts.
+func (a *Accounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.Account, error) {
+	um, err := a.users(ref.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := um.GetUser(ctx, ref.UID)
+	if err != nil {
+		return nil, accountError(err, "reading firebase account")
+	}
+	return &bridge.Account{
+		Disabled:      u.Disabled,
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		DisplayName:   u.DisplayName,
+		Claims:        u.CustomClaims,
+	}, nil
+}
+
+// UpdateAccount implements bridge.Accounts.
+func (a *Accounts) UpdateAccount(ctx context.Context, ref bridge.AccountRef, upd bridge.AccountUpdate) error {
+	u := &auth.UserToUpdate{}
+	if upd.Disabled != nil {
+		u = u.Disabled(*upd.Disabled)
+	}
+	if upd.Email != nil {
+		u = u.Email(*upd.Email)
+	}
+	if upd.EmailVerified != nil {
+		u = u.EmailVerified(*upd.EmailVerified)
+	}
+	if upd.DisplayName != nil {
+		u = u.DisplayName(*upd.DisplayName)
+	}
+	return a.call(ref, "updating firebase account", func(um userManager) error {
+		_, err := um.UpdateUser(ctx, ref.UID, u)
+		return err
+	})
+}
+
+// SetClaims implements bridge.Accounts. Empty claims clear them.
+func (a *Accounts) SetClaims(ctx context.Context, ref bridge.AccountRef, claims map[string]any) error {
+	if len(claims) == 0 {
+		claims = nil
+	}
+	return a.call(ref, "setting firebase custom claims", func(um userManager) error {
+		return um.SetCustomUserClaims(ctx, ref.UID, claims)
+	})
+}
+
+// RevokeSessions implements bridge.Accounts.
+func (a *Accounts) RevokeSessions(ctx context.Context, ref bridge.AccountRef) error {
+	return a.call(ref, "revoking firebase refresh tokens", func(um userManager) error {
+		return um.RevokeRefreshTokens(ctx, ref.UID)
+	})
+}
+
+// DeleteAccount implements bridge.Accounts.
+func (a *Accounts) DeleteAccount(ctx context.Context, ref bridge.AccountRef) error {
+	return a.call(ref, "deleting firebase account", func(um userManager) error {
+		return um.DeleteUser(ctx, ref.UID)
+	})
+}
+
+// call runs f with the user manager of ref's tenant and maps its error.
+func (a *Accounts) call(ref bridge.AccountRef, op string, f func(userManager) error) error {
+	um, err := a.users(ref.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := f(um); err != nil {
+		return accountError(err, op)
+	}
+	return nil
+}
+
+// accountError maps Admin SDK errors to the bridge's: a missing account is
+// bridge.ErrAccountNotFound; an email another account holds is a conflict
+// no retry can fix; anything else is an upstream failure worth retrying.
+func accountError(err error, op string) error {
+	switch {
+	case auth.IsUserNotFound(err):
+		return fmt.Errorf("%s: %w", op, bridge.ErrAccountNotFound)
+	case auth.IsEmailAlreadyExists(err):
+		return bridge.Wrap(bridge.CodeAmbiguousAccount, err, op)
+	}
+	return bridge.Wrap(bridge.CodeUpstream, err, op)
+}
