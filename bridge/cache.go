@@ -178,6 +178,18 @@ func (c *ExchangeCache) Invalidate(user string) {
 	}
 }
 
+// Purge drops every cached exchange. The service calls it when Descope's
+// key set changes, so a session signed by a key Descope removed stops being
+// served from memory as soon as it stops being verified. A nil cache has
+// nothing to drop.
+func (c *ExchangeCache) Purge() {
+	if c == nil {
+		return
+	}
+	c.generation.Add(1)
+	c.entries.Purge()
+}
+
 // Len is the number of cached exchanges, expired ones included until they
 // are looked up or evicted.
 func (c *ExchangeCache) Len() int { return c.entries.Len() }

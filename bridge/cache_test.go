@@ -301,6 +301,25 @@ func (x *mappedExchanger) Exchange(ctx context.Context, token string) (*Result, 
 	return res, err
 }
 
+func TestExchangeCachePurge(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	inner := &countingExchanger{}
+	c := newCache(t, inner, 16, 5*time.Minute, nil)
+	tok := sessionJWT(t, "U1", now, now.Add(10*time.Minute))
+	_, err := c.Exchange(ctx, tok)
+	require.NoError(t, err)
+
+	c.Purge()
+
+	assert.Equal(t, 0, c.Len())
+	_, err = c.Exchange(ctx, tok)
+	require.NoError(t, err)
+	assert.Equal(t, 2, inner.count(), "after a purge every session is exchanged anew")
+	var off *ExchangeCache
+	assert.NotPanics(t, off.Purge, "a disabled cache has nothing to purge")
+}
+
 func TestExchangeCacheInvalidateDuringAnExchange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()

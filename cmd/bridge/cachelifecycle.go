@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"sync"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/webhook"
@@ -23,4 +25,20 @@ func (l cacheInvalidating) UserDeleted(ctx context.Context, userID string, login
 func (l cacheInvalidating) UserModified(ctx context.Context, userID string, loginIDs []string, revoke bool) (bridge.Outcome, error) {
 	defer l.cache.Invalidate(userID)
 	return l.Lifecycle.UserModified(ctx, userID, loginIDs, revoke)
+}
+
+// keySetWatch tells whether a fetched key set differs from the last one.
+type keySetWatch struct {
+	mu   sync.Mutex
+	last []byte
+}
+
+func (w *keySetWatch) changed(jwks []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Equal(w.last, jwks) {
+		return false
+	}
+	w.last = jwks
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,11 +198,13 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 // looping client cannot mint without bound, and other users are unaffected.
 func TestRateLimitPerUser(t *testing.T) {
 	s := hostileStack(t, map[string]string{"RATE_LIMIT_USER_PER_MINUTE": "1", "RATE_LIMIT_USER_BURST": "2"})
+	// Three distinct sessions (minted in one second they would be the same
+	// token, whose repeats the exchange cache answers without a signature).
 	for i := range 2 {
-		resp := s.exchangeBearer(t, s.session(t, descopestub.Session{UserID: "U2busy"}))
+		resp := s.exchangeBearer(t, s.session(t, descopestub.Session{UserID: "U2busy", TTL: time.Duration(10+i) * time.Minute}))
 		assert.Equal(t, 200, resp.Status, "exchange %d: %s", i+1, resp.Body)
 	}
-	resp := s.exchangeBody(t, s.session(t, descopestub.Session{UserID: "U2busy"}))
+	resp := s.exchangeBody(t, s.session(t, descopestub.Session{UserID: "U2busy", TTL: 12 * time.Minute}))
 	assert.Equal(t, http.StatusTooManyRequests, resp.Status)
 	assert.Equal(t, "rate_limited", resp.errorCode(t))
 	wait := retryAfter(t, resp)

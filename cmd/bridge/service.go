@@ -47,7 +47,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	log := httpapi.NewLogger(stdout, level)
 	m := metrics.New()
 
-	keys := descope.NewKeySource(descope.KeySourceConfig{
+	// The exchange cache is built below; a change in Descope's key set
+	// purges it, so a removed key's sessions stop being served from memory.
+	var cache *bridge.ExchangeCache
+	var keys *descope.KeySource
+	watch := &keySetWatch{}
+	keys = descope.NewKeySource(descope.KeySourceConfig{
 		BaseURL:            cfg.DescopeBaseURL,
 		ProjectID:          cfg.DescopeProjectID,
 		RefreshInterval:    cfg.KeysRefreshInterval,
@@ -55,7 +60,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		MaxStale:           cfg.KeysMaxStale,
 		FetchTimeout:       cfg.KeysFetchTimeout,
 		Logger:             log,
-		Observe:            m.KeyFetch,
+		Observe: func(reason, outcome string) {
+			m.KeyFetch(reason, outcome)
+			if outcome == "ok" && watch.changed(keys.JWKS()) {
+				cache.Purge()
+			}
+		},
 	})
 	verifier, err := descope.NewVerifier(descope.VerifierConfig{
 		ProjectID:     cfg.DescopeProjectID,
@@ -111,7 +121,6 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
 	var exchanger httpapi.Exchanger = x
-	var cache *bridge.ExchangeCache
 	if cfg.ExchangeCacheSize > 0 {
 		cache, err = bridge.NewExchangeCache(x, bridge.CacheConfig{
 			Size: cfg.ExchangeCacheSize, TTL: cfg.ExchangeCacheTTL, Observe: m.CacheLookup,
