@@ -107,7 +107,8 @@ func TestDockerfileBuildsTheCheckedStaticBinary(t *testing.T) {
 	require.GreaterOrEqual(t, len(froms), 2, "the Dockerfile must be multi-stage")
 	final := froms[len(froms)-1][1]
 
-	assert.Regexp(t, `(?m)^RUN scripts/build-static\.sh /out/bridge$`, df, "the image must use the checked build")
+	assert.Regexp(t, `(?m)^RUN GOEXPERIMENT="\$GOEXPERIMENT" scripts/build-static\.sh /out/bridge$`, df, "the image must use the checked build")
+	assert.Regexp(t, `(?m)^ARG GOEXPERIMENT=$`, df, "the default image is pure Go; BoringCrypto is opt-in")
 	assert.Regexp(t, `^(gcr\.io/distroless/static[-\w]*:nonroot|scratch)$`, final, "the final stage has no shell")
 	assert.Regexp(t, `(?m)^USER nonroot`, df)
 	assert.Regexp(t, `(?m)^ENTRYPOINT \["/bridge"\]$`, df, "exec form: no shell to run it")

@@ -278,7 +278,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 // build compiles the bridge and the ceiling with the same settings, and
 // the bridge as the container image ships it: static, no cgo, stripped
 // (scripts/build-static.sh). BoringCrypto needs cgo, so that build links
-// statically through the C toolchain instead, as the README's build arg does.
+// statically through the C toolchain instead, as scripts/build-static.sh
+// does for the image's GOEXPERIMENT build arg.
 func build(ctx context.Context, dir, goexperiment string, profile bool) (bridgeBin, ceilingBin string, err error) {
 	bridgeBin, ceilingBin = filepath.Join(dir, "bridge"), filepath.Join(dir, "signceiling")
 	for bin, pkg := range map[string]string{bridgeBin: "./cmd/bridge", ceilingBin: "./bench/cmd/signceiling"} {
