@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // ErrAccountNotFound is what Accounts answers for a Firebase account that
@@ -33,6 +34,11 @@ type Account struct {
 	// Claims are the account's persistent custom claims as JSON decodes
 	// them; nil when it has none.
 	Claims map[string]any
+	// SessionsValidAfter is when its sessions were last revoked (Firebase's
+	// tokensValidAfterTime); zero if never.
+	SessionsValidAfter time.Time
+	// LastSignIn is its last sign-in; zero if it never signed in.
+	LastSignIn time.Time
 }
 
 // AccountUpdate changes the fields that are set and leaves the rest.
@@ -176,7 +182,7 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outc
 		return "", err
 	}
 	claims := jsonClaims(id.Claims)
-	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct.Claims, claims)
+	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct, claims)
 	outcome := OutcomeUnchanged
 	if revoke {
 		if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
@@ -237,13 +243,16 @@ func profileUpdate(u *DescopeUser, acct *Account) (AccountUpdate, bool) {
 // mustRevoke reports whether sessions minted before a sync may carry
 // authorization the new claims no longer grant: a role, permission, tenant
 // or any other claim value that is gone or changed. When the account has no
-// persistent claims yet, what its sessions carry is unknown (they came from
-// custom tokens), so the answer is yes.
-func mustRevoke(old, next map[string]any) bool {
-	if old == nil {
-		return true
+// persistent claims, what its sessions carry is unknown (they came from
+// custom tokens), so the answer is yes if it has signed in since its
+// sessions were last revoked. (Firebase reads back empty persistent claims
+// as none, so "never synced" and "synced, empty" look alike; without this,
+// a user whose mapped claims are empty would be signed out by every sync.)
+func mustRevoke(acct *Account, next map[string]any) bool {
+	if acct.Claims == nil {
+		return acct.LastSignIn.After(acct.SessionsValidAfter)
 	}
-	return !covers(next, old)
+	return !covers(next, acct.Claims)
 }
 
 // covers reports whether next grants everything old did: every key of old is

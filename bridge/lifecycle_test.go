@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,10 +139,32 @@ func TestUserModified(t *testing.T) {
 		{
 			name:        "an account with no persistent claims yet is revoked: its sessions' claims are unknown",
 			user:        bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
-			account:     bridge.Account{},
+			account:     bridge.Account{LastSignIn: time.Now().Add(-time.Hour)},
 			want:        bridge.OutcomeRevoked,
 			wantClaims:  viewerClaims,
 			wantRevoked: 1,
+		},
+		{
+			name:        "a signed-in user with no mapped claims is revoked once, then left signed in",
+			user:        bridge.DescopeUser{UserID: "U1", Name: "Ada"},
+			account:     bridge.Account{DisplayName: "Ada", LastSignIn: time.Now().Add(-time.Hour)},
+			want:        bridge.OutcomeRevoked,
+			wantRevoked: 1,
+			wantName:    "Ada",
+		},
+		{
+			name:     "a user with no mapped claims revoked since their last sign-in is not revoked again",
+			user:     bridge.DescopeUser{UserID: "U1", Name: "Ada"},
+			account:  bridge.Account{DisplayName: "Ada", LastSignIn: time.Now().Add(-time.Hour), SessionsValidAfter: time.Now().Add(-time.Minute)},
+			want:     bridge.OutcomeUnchanged,
+			wantName: "Ada",
+		},
+		{
+			name:     "an account that never signed in has no sessions to revoke",
+			user:     bridge.DescopeUser{UserID: "U1", Name: "Ada"},
+			account:  bridge.Account{DisplayName: "Ada"},
+			want:     bridge.OutcomeUnchanged,
+			wantName: "Ada",
 		},
 		{
 			name:         "a user disabled in Descope is revoked and disabled",

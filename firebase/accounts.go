@@ -3,6 +3,7 @@ package firebase
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"firebase.google.com/go/v4/auth"
 
@@ -52,13 +53,20 @@ func (a *Accounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.
 	if err != nil {
 		return nil, accountError(err, "reading firebase account")
 	}
-	return &bridge.Account{
+	acct := &bridge.Account{
 		Disabled:      u.Disabled,
 		Email:         u.Email,
 		EmailVerified: u.EmailVerified,
 		DisplayName:   u.DisplayName,
 		Claims:        u.CustomClaims,
-	}, nil
+	}
+	if u.TokensValidAfterMillis > 0 {
+		acct.SessionsValidAfter = time.UnixMilli(u.TokensValidAfterMillis)
+	}
+	if u.UserMetadata != nil && u.UserMetadata.LastLogInTimestamp > 0 {
+		acct.LastSignIn = time.UnixMilli(u.UserMetadata.LastLogInTimestamp)
+	}
+	return acct, nil
 }
 
 // UpdateAccount implements bridge.Accounts.

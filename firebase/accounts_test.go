@@ -69,6 +69,20 @@ func TestAccountsAgainstTheAuthEmulator(t *testing.T) {
 		require.NoError(t, accounts.RevokeSessions(ctx, ref))
 		_, err := fb.Auth().VerifyIDTokenAndCheckRevoked(ctx, first.IDToken)
 		assert.True(t, auth.IsIDTokenRevoked(err), "got %v", err)
+
+		// Lifecycle sync reads both times to tell whether the account has
+		// signed in since its sessions were last revoked.
+		acct, err := accounts.Account(ctx, ref)
+		require.NoError(t, err)
+		require.False(t, acct.LastSignIn.IsZero(), "the emulator records the sign-in")
+		require.False(t, acct.SessionsValidAfter.IsZero(), "the emulator records the revocation")
+		assert.False(t, acct.LastSignIn.After(acct.SessionsValidAfter), "no sign-in since the revocation")
+
+		_, err = signIn(t)
+		require.NoError(t, err)
+		acct, err = accounts.Account(ctx, ref)
+		require.NoError(t, err)
+		assert.True(t, acct.LastSignIn.After(acct.SessionsValidAfter), "a new sign-in after the revocation shows")
 	})
 
 	t.Run("a disabled account cannot sign in or refresh", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -169,6 +170,8 @@ func (a *Accounts) RevokeSessions(_ context.Context, ref bridge.AccountRef) erro
 		return err
 	}
 	acct.Revocations++
+	// Firebase records revocation to the second.
+	acct.SessionsValidAfter = time.Now().Truncate(time.Second)
 	return nil
 }
 
