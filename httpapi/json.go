@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -48,7 +50,10 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// decodeStrict decodes exactly one JSON value with no unknown fields.
+// decodeStrict decodes exactly one JSON value with no unknown fields, no
+// trailing data, and, for a struct, field names spelt exactly as declared
+// and given once (encoding/json alone matches names case-insensitively and
+// keeps the last of duplicates, so two readers could see two values).
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -57,6 +62,63 @@ func decodeStrict(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return bridge.Errorf(bridge.CodeBadRequest, "body has trailing data")
+	}
+	if names := fieldNames(v); names != nil {
+		return checkFieldNames(body, names)
+	}
+	return nil
+}
+
+// fieldNames returns the exact JSON names of the struct v points to, or nil
+// when v is not a struct.
+func fieldNames(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
+// checkFieldNames walks the top-level keys of a body that already decoded
+// cleanly and refuses any not spelt exactly as declared, or repeated.
+func checkFieldNames(body []byte, names map[string]bool) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // not an object: Decode has judged it already
+	}
+	seen := make(map[string]bool, len(names))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bridge.Errorf(bridge.CodeBadRequest, "body is not the expected JSON object: syntax error")
+		}
+		key, _ := tok.(string)
+		if !names[key] {
+			return bridge.Errorf(bridge.CodeBadRequest, "body has a field not spelt as declared (names are case-sensitive)")
+		}
+		if seen[key] {
+			return bridge.Errorf(bridge.CodeBadRequest, "body repeats a field")
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return bridge.Errorf(bridge.CodeBadRequest, "body is not the expected JSON object: syntax error")
+		}
 	}
 	return nil
 }

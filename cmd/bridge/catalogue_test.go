@@ -279,6 +279,8 @@ func TestHostileRequestCatalogue(t *testing.T) {
 		{"a content type that does not parse is refused", http.MethodPost, "/exchange", map[string]string{"Content-Type": "application/json; ;;"}, body(`{"sessionJwt":"` + tok + `"}`), 415, "unsupported_media_type"},
 		{"an unknown JSON field is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":"` + tok + `","refreshJwt":"x"}`), 400, "bad_request"},
 		{"trailing data after the JSON is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":"` + tok + `"} trailing`), 400, "bad_request"},
+		{"a field name in another case is refused", http.MethodPost, "/exchange", jsonCT, body(`{"SESSIONJWT":"` + tok + `"}`), 400, "bad_request"},
+		{"a repeated field is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":"x","sessionJwt":"` + tok + `"}`), 400, "bad_request"},
 		{"a second JSON object is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":"` + tok + `"}{}`), 400, "bad_request"},
 		{"a JSON array is refused", http.MethodPost, "/exchange", jsonCT, body(`["` + tok + `"]`), 400, "bad_request"},
 		{"a sessionJwt that is not a string is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":["` + tok + `"]}`), 400, "bad_request"},
