@@ -27,8 +27,8 @@ echo "== go vet"
 go vet ./...
 echo "== static binary (the container build)"
 scripts/check-static.sh
-echo "== go test"
-go test -count=1 ./...
+echo "== go test (race detector on)"
+go test -race -count=1 ./...
 
 # Every fuzz target, each for a bounded time, starting from its
 # checked-in corpus (testdata/fuzz). A failing input is written there.
