@@ -12,7 +12,12 @@ type Code string
 // Codes for refusals. They are part of the public API: never rename one.
 const (
 	// Token presence and shape.
-	CodeMissingToken   Code = "missing_token"
+	CodeMissingToken Code = "missing_token"
+	// CodeMissingBearer: an Authorization header holding a bare JWT, with
+	// no "Bearer " in front of it.
+	CodeMissingBearer Code = "missing_bearer_scheme"
+	// CodeAmbiguousToken: a bearer token and a sessionJwt in the body.
+	CodeAmbiguousToken Code = "ambiguous_token"
 	CodeMalformedToken Code = "malformed_token"
 	CodeTokenTooLarge  Code = "token_too_large"
 

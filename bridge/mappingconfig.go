@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -123,7 +124,7 @@ func ParseMapping(data []byte) (*Mapping, error) {
 	dec.UseNumber()
 	var doc mappingDoc
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("not a valid mapping document: %s", oneLine(err.Error()))
+		return nil, fmt.Errorf("not a valid mapping document: %s", describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("not a valid mapping document: trailing data after the JSON object")
@@ -136,6 +137,78 @@ func ParseMapping(data []byte) (*Mapping, error) {
 		}
 	}
 	return m, nil
+}
+
+// describeJSONError says where in the mapping document a decode failed and
+// what was expected there, in the document's own terms (field paths and
+// JSON kinds) rather than Go's struct and type names.
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		where := te.Field
+		if where == "" {
+			where = "the document"
+		}
+		return fmt.Sprintf("%s: expected %s, found %s", where, jsonKind(te.Type), jsonValueWord(te.Value))
+	case errors.As(err, &se):
+		return fmt.Sprintf("JSON syntax error at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	}
+	msg := oneLine(err.Error())
+	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown field " + rest + "; see the mapping reference for the fields each section takes"
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// jsonKind names the JSON a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeOf(duration(0)) {
+		return `a duration string such as "10m"`
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a value"
+}
+
+// jsonValueWord turns encoding/json's description of the value it found
+// ("string", "array", "number 1.5") into plain words.
+func jsonValueWord(v string) string {
+	switch {
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "string":
+		return "a string"
+	case v == "bool":
+		return "true or false"
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return v
 }
 
 func parseUID(m *Mapping, doc *mappingDoc) error {

@@ -140,6 +140,15 @@ func (k *KeySource) Key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	if !validKID(kid) {
 		return nil, errUnknownKID
 	}
+	if pk, ok, err := k.lookup(kid); ok || err != nil {
+		return pk, err
+	}
+	// One bounded wait for everything below, joining a fetch in flight and
+	// starting one of its own alike: a caller never waits more than one
+	// FetchTimeout, however the fetches fall, so it is always answered
+	// before the server's write timeout.
+	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
+	defer cancel()
 	for range 2 {
 		if pk, ok, err := k.lookup(kid); ok || err != nil {
 			return pk, err
@@ -242,11 +251,20 @@ func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
 	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
 	defer cancel()
 	s, err := k.fetch(ctx)
-	if err != nil {
+	prev := k.set.Load()
+	switch {
+	case err != nil && prev == nil:
+		k.observe(reason, "error")
+		k.cfg.Logger.Warn("descope key fetch failed; no keys loaded yet, so exchanges are answered 503 until a fetch succeeds",
+			"reason", reason, "error", err.Error())
+	case err != nil:
 		k.observe(reason, "error")
 		k.cfg.Logger.Warn("descope key fetch failed; keeping last good keys",
-			"reason", reason, "error", err.Error())
-	} else {
+			"reason", reason, "error", err.Error(), "keys_age", k.now().Sub(prev.fetchedAt).Round(time.Second).String())
+	case prev == nil:
+		k.observe(reason, "ok")
+		k.cfg.Logger.Info("descope keys loaded", "reason", reason, "keys", len(s.keys))
+	default:
 		k.observe(reason, "ok")
 		k.cfg.Logger.Debug("descope keys loaded", "reason", reason, "keys", len(s.keys))
 	}

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"log/slog"
+
 	"fmt"
+	"github.com/dfbridge/dfbridge/metrics"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,7 +18,7 @@ import (
 // per-origin answers apart, and preflights are answered here. Credentials
 // are not allowed: the session travels as a bearer token, never a cookie.
 // With no allowed origins, no origin gets an allow header.
-func CORS(allowed []string) func(http.Handler) http.Handler {
+func CORS(allowed []string, log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	set := make(map[string]bool, len(allowed))
 	for _, o := range allowed {
 		set[o] = true
@@ -30,7 +33,20 @@ func CORS(allowed []string) func(http.Handler) http.Handler {
 		ExposedHeaders:  []string{"Retry-After"},
 		MaxAge:          600,
 	})
-	return c.Handler
+	return func(next http.Handler) http.Handler {
+		h := c.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A refused preflight is otherwise silent: the browser only says
+			// "CORS error", so the operator needs the origin it came from.
+			if origin := r.Header.Get("Origin"); r.Method == http.MethodOptions && origin != "" &&
+				r.Header.Get("Access-Control-Request-Method") != "" && !set[origin] {
+				m.CORSPreflightRefused()
+				log.LogAttrs(r.Context(), slog.LevelDebug, "cors preflight refused: origin not in CORS_ALLOWED_ORIGINS",
+					slog.String("origin", truncate(origin, 100)))
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 }
 
 // CheckOrigin returns an error saying why s cannot be an allow-list entry:

@@ -22,6 +22,8 @@ type errorInfo struct {
 // errorTable is the one place codes become statuses.
 var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeMissingToken:         {http.StatusUnauthorized, "A Descope session token is required."},
+	bridge.CodeMissingBearer:        {http.StatusUnauthorized, "The Authorization header must be \"Bearer <session JWT>\": add \"Bearer \" before the token."},
+	bridge.CodeAmbiguousToken:       {http.StatusBadRequest, "The session token was sent both as a bearer token and as sessionJwt in the body; send it once."},
 	bridge.CodeMalformedToken:       {http.StatusUnauthorized, "The session token is not a well-formed JWT."},
 	bridge.CodeTokenTooLarge:        {http.StatusRequestEntityTooLarge, "The session token is too large."},
 	bridge.CodeUnsupportedAlgorithm: {http.StatusUnauthorized, "The session token's algorithm is not accepted."},
@@ -67,6 +69,26 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeInternal:        {http.StatusInternalServerError, "Internal error."},
 }
 
+// CodeClientClosed labels, in logs and metrics only, a request whose client
+// went away before it was answered (nginx's 499). No client ever sees it.
+const CodeClientClosed = "client_closed_request"
+
+// StatusClientClosed is what the access metrics record for such a request.
+const StatusClientClosed = 499
+
+// errClientGone marks a body read that failed because the client stopped
+// sending: the connection closed or reset mid-body.
+var errClientGone = errors.New("client closed the connection")
+
+// ClientClosed reports whether err means the client hung up: its request's
+// context is cancelled, or the body could not be read to its end.
+func ClientClosed(r *http.Request, err error) bool {
+	if errors.Is(err, errClientGone) {
+		return true
+	}
+	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
+}
+
 // StatusOf returns the HTTP status for code.
 func StatusOf(code bridge.Code) int {
 	if info, ok := errorTable[code]; ok {
@@ -87,10 +109,14 @@ type errorDetail struct {
 // WriteError answers err in the API's error shape and logs it: client errors
 // at Warn, ours at Error. The log carries err's detail, the client does not.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	code := bridge.CodeOf(err)
-	if errors.Is(err, context.Canceled) {
-		code = bridge.CodeBadRequest
+	if ClientClosed(r, err) {
+		// Nobody is reading the answer: not a bad request, not our fault.
+		log.LogAttrs(r.Context(), slog.LevelDebug, "client closed request",
+			slog.String("code", CodeClientClosed), slog.String("error", err.Error()))
+		w.WriteHeader(StatusClientClosed)
+		return
 	}
+	code := bridge.CodeOf(err)
 	info, ok := errorTable[code]
 	if !ok {
 		info = errorTable[bridge.CodeInternal]
@@ -102,8 +128,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	log.LogAttrs(r.Context(), level, "request refused",
 		slog.String("code", string(code)), slog.Int("status", info.status), slog.String("error", err.Error()))
-	if code == bridge.CodeRateLimited {
+	switch code {
+	case bridge.CodeRateLimited:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
+	case bridge.CodeKeysUnavailable:
+		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})
 }

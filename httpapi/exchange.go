@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -44,10 +46,14 @@ func HandleExchange(log *slog.Logger, m *metrics.Metrics, x Exchanger) http.Hand
 		}
 		attrs := []slog.Attr{
 			slog.String("token_sha256", TokenFingerprint(token)),
-			slog.Duration("latency", time.Since(start)),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		if err != nil {
-			m.Exchange(string(bridge.CodeOf(err)))
+			if ClientClosed(r, err) {
+				m.Exchange(CodeClientClosed)
+			} else {
+				m.Exchange(string(bridge.CodeOf(err)))
+			}
 			WriteError(w, r, log.With(attrsToAny(attrs)...), err)
 			return
 		}
@@ -63,15 +69,21 @@ func HandleExchange(log *slog.Logger, m *metrics.Metrics, x Exchanger) http.Hand
 }
 
 // sessionToken takes the token from the Authorization header, or else from
-// the JSON body. A request carrying both is refused as ambiguous.
+// the JSON body. With a bearer the body may be empty, {} or null (what
+// axios and many fetch wrappers send); a body that carries sessionJwt as
+// well is refused as ambiguous, however it is framed (Content-Length or
+// chunked), because the whole body is read before deciding.
 func sessionToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok && strings.Count(h, ".") == 2 {
+			return "", bridge.Errorf(bridge.CodeMissingBearer, "authorization header has no scheme")
+		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			return "", bridge.Errorf(bridge.CodeMissingToken, "authorization header is not a bearer token")
 		}
-		if r.ContentLength > 0 {
-			return "", bridge.Errorf(bridge.CodeBadRequest, "token given in both header and body")
+		if err := emptyBody(w, r); err != nil {
+			return "", err
 		}
 		return strings.TrimSpace(tok), nil
 	}
@@ -86,6 +98,34 @@ func sessionToken(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", bridge.Errorf(bridge.CodeMissingToken, "sessionJwt is empty")
 	}
 	return req.SessionJWT, nil
+}
+
+// emptyBody reads the body beside a bearer token: nothing, {} or null are
+// fine; sessionJwt in it is ambiguous; anything else is not the contract.
+// The content type is not checked: the token came in a header, so a body
+// that says nothing needs no type.
+func emptyBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, err := ReadBody(w, r, MaxExchangeBody)
+	if err != nil {
+		return err
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil
+	}
+	var req struct {
+		SessionJWT *json.RawMessage `json:"sessionJwt"`
+	}
+	if err := decodeStrict(trimmed, &req); err != nil {
+		return err
+	}
+	if req.SessionJWT != nil {
+		return bridge.Errorf(bridge.CodeAmbiguousToken, "token given in both header and body")
+	}
+	return nil
 }
 
 // TokenFingerprint is what logs say instead of a token: the first 12 hex

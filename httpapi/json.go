@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -45,7 +46,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		if errors.As(err, &mbe) {
 			return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "body over %d bytes", limit)
 		}
-		return nil, bridge.Wrap(bridge.CodeBadRequest, err, "reading body")
+		return nil, bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
 	}
 	return body, nil
 }

@@ -180,3 +180,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// CloseWhen adds Connection: close to every answer while flag is set, so
+// kept-alive clients stop reusing their connections before the server
+// closes them (net/http closes a connection after an answer that says so).
+func CloseWhen(flag interface{ Load() bool }) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if flag == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if flag.Load() {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -27,6 +27,8 @@ type Metrics struct {
 	WebhookEvents *prometheus.CounterVec
 	// ExchangeCache counts repeat-exchange cache look-ups by result.
 	ExchangeCache *prometheus.CounterVec
+	// CORSRefused counts cross-origin preflights refused (origin not allowed).
+	CORSRefused prometheus.Counter
 }
 
 // New creates the metrics and registers them, with Go runtime and process
@@ -55,11 +57,15 @@ func New() *Metrics {
 			Name: "dfbridge_exchange_cache_total",
 			Help: "Repeat-exchange cache look-ups by result (hit, miss).",
 		}, []string{"result"}),
+		CORSRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dfbridge_cors_preflight_refused_total",
+			Help: "CORS preflights refused because their origin is not in CORS_ALLOWED_ORIGINS.",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache,
+		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
 	)
 	return m
 }
@@ -89,6 +95,13 @@ func (m *Metrics) WebhookEvent(eventType, outcome string) {
 func (m *Metrics) CacheLookup(result string) {
 	if m != nil {
 		m.ExchangeCache.WithLabelValues(result).Inc()
+	}
+}
+
+// CORSPreflightRefused records one refused preflight.
+func (m *Metrics) CORSPreflightRefused() {
+	if m != nil {
+		m.CORSRefused.Inc()
 	}
 }
 

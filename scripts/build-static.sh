@@ -6,7 +6,7 @@
 #
 # Default: pure Go (CGO_ENABLED=0), so there is no libc to match in the image.
 # GOEXPERIMENT=boringcrypto: Go's crypto on BoringSSL's FIPS module (RSA
-# signing about 1.5x faster, see the README's Performance section). It needs
+# signing about 1.5x faster, see docs/performance.md). It needs
 # cgo, so the binary is linked statically against libc to still run on
 # distroless/static; the linker's getaddrinfo warning is harmless (netgo:
 # Go's own resolver is used).

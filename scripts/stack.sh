@@ -7,13 +7,30 @@
 
 stack_pids=()
 
+# heartbeat WHAT CMD...: runs CMD, saying every 15 s that WHAT goes on, so a
+# long first download never looks like a hang.
+heartbeat() {
+  local what=$1; shift
+  "$@" & local pid=$! start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if kill -0 "$pid" 2>/dev/null && (( (SECONDS - start) % 15 == 0 )); then
+      echo "   ... still $what ($((SECONDS - start)) s)" >&2
+    fi
+  done
+  wait "$pid"
+}
+
 stack_up() {
   : "${STACK_EMULATOR:?}" "${STACK_STUB_ADDR:?}" "${STACK_BRIDGE_PORT:?}"
   local project=${DESCOPE_PROJECT_ID:-Plocaldfbridge}
   mkdir -p bin
-  go build -o bin/bridge ./cmd/bridge
-  go build -o bin/descope-stub ./cmd/descope-stub
+  echo "== building the bridge and the Descope stand-in (go build; the first run downloads modules)" >&2
+  heartbeat "building" go build -o bin/bridge ./cmd/bridge
+  heartbeat "building" go build -o bin/descope-stub ./cmd/descope-stub
+  echo "== starting the Firebase Auth emulator at $STACK_EMULATOR" >&2
   emulator/authemu/start.sh "$STACK_EMULATOR"
+  echo "== starting the Descope stand-in at $STACK_STUB_ADDR and the bridge at 127.0.0.1:$STACK_BRIDGE_PORT" >&2
 
   STUB_ADDR=$STACK_STUB_ADDR DESCOPE_PROJECT_ID=$project STUB_DEV_ORIGINS=${STACK_ORIGINS:-} \
     bin/descope-stub >"bin/descope-stub-${STACK_STUB_ADDR##*:}.log" 2>&1 &

@@ -270,7 +270,7 @@ func TestHostileRequestCatalogue(t *testing.T) {
 		{"a request with no token is refused", http.MethodPost, "/exchange", nil, nil, 401, "missing_token"},
 		{"an empty bearer is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer "}, nil, 401, "missing_token"},
 		{"a Basic credential is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Basic " + b64("user:"+tok)}, nil, 401, "missing_token"},
-		{"a bearer with no scheme is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": tok}, nil, 401, "missing_token"},
+		{"a bearer with no scheme is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": tok}, nil, 401, "missing_bearer_scheme"},
 		{"an empty sessionJwt is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":""}`), 401, "missing_token"},
 		{"an empty JSON object is refused", http.MethodPost, "/exchange", jsonCT, body(`{}`), 401, "missing_token"},
 		{"a text/plain body is refused", http.MethodPost, "/exchange", map[string]string{"Content-Type": "text/plain"}, body(`{"sessionJwt":"` + tok + `"}`), 415, "unsupported_media_type"},
@@ -285,7 +285,7 @@ func TestHostileRequestCatalogue(t *testing.T) {
 		{"a JSON array is refused", http.MethodPost, "/exchange", jsonCT, body(`["` + tok + `"]`), 400, "bad_request"},
 		{"a sessionJwt that is not a string is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":["` + tok + `"]}`), 400, "bad_request"},
 		{"truncated JSON is refused", http.MethodPost, "/exchange", jsonCT, body(`{"sessionJwt":"` + tok), 400, "bad_request"},
-		{"a token in both the header and the body is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}, body(`{"sessionJwt":"` + tok + `"}`), 400, "bad_request"},
+		{"a token in both the header and the body is refused", http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}, body(`{"sessionJwt":"` + tok + `"}`), 400, "ambiguous_token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

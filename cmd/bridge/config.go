@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,9 +46,15 @@ type Config struct {
 	// TokenLeeway allows clock skew on exp/nbf/iat (at most 5s, the SDK's own).
 	TokenLeeway time.Duration `envconfig:"TOKEN_LEEWAY" default:"5s"`
 
-	// FirebaseProjectID is the Firebase project. Read from the key when a
-	// key is given; required for the emulator and keyless signing.
+	// FirebaseProjectID is the Firebase project. Unset, it is
+	// GOOGLE_CLOUD_PROJECT, then GCLOUD_PROJECT (as the Admin SDK reads
+	// them), then the key's project_id; required for the emulator and
+	// keyless signing.
 	FirebaseProjectID string `envconfig:"FIREBASE_PROJECT_ID"`
+	// GcloudProject is the older name gcloud and the Admin SDK also read.
+	GcloudProject string `envconfig:"GCLOUD_PROJECT"`
+	// keyAccount is the key's client_email, for the start-up log.
+	keyAccount string
 	// GoogleApplicationCredentials is a service-account key file path.
 	GoogleApplicationCredentials string `envconfig:"GOOGLE_APPLICATION_CREDENTIALS"`
 	// FirebaseServiceAccountJSON is the key itself, for Secret Manager users
@@ -142,13 +146,26 @@ type Config struct {
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
-	// ShutdownTimeout bounds graceful shutdown; Cloud Run allows 10s.
+	// ShutdownTimeout bounds graceful shutdown, drain included; Cloud Run
+	// allows 10s between SIGTERM and SIGKILL.
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"8s"`
+	// ShutdownDrain is how long, after SIGTERM, the server keeps serving
+	// with /readyz failing and Connection: close on every answer, so
+	// kept-alive clients move off before connections are closed.
+	ShutdownDrain time.Duration `envconfig:"SHUTDOWN_DRAIN" default:"2s"`
 
 	// googleOptions carry the Admin SDK's calls to Google. Not read from the
 	// environment: tests set them to reach emulator/iamstub.
 	googleOptions []option.ClientOption
 }
+
+// writeTimeout is the server's bound on answering one request; everything a
+// request may wait on is bounded below it.
+const writeTimeout = 15 * time.Second
+
+// maxKeysFetchTimeout leaves an exchange that waited a whole key fetch 5s
+// to verify, map and sign (a keyless signBlob included) before writeTimeout.
+const maxKeysFetchTimeout = writeTimeout - 5*time.Second
 
 // traceProject is the project that names traces in log lines.
 func (c *Config) traceProject() string {
@@ -207,10 +224,11 @@ func (c *Config) Validate() error {
 	if c.KeysMaxStale < c.KeysRefreshInterval {
 		return errors.New("config: DESCOPE_KEYS_MAX_STALE must be at least DESCOPE_KEYS_REFRESH_INTERVAL")
 	}
-	// A request waiting on a fetch must still be answered within the
-	// server's 15s write timeout.
-	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > 10*time.Second {
-		return errors.New("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and 10s")
+	// A request waits at most one fetch timeout for keys, and must still be
+	// answered, signature included, within the server's write timeout.
+	if c.KeysFetchTimeout < 100*time.Millisecond || c.KeysFetchTimeout > maxKeysFetchTimeout {
+		return fmt.Errorf("config: DESCOPE_KEYS_FETCH_TIMEOUT must be between 100ms and %s (the write timeout, %s, less %s for the rest of an exchange)",
+			maxKeysFetchTimeout, writeTimeout, writeTimeout-maxKeysFetchTimeout)
 	}
 	if err := c.validateLimits(); err != nil {
 		return err
@@ -220,6 +238,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 60*time.Second {
 		return errors.New("config: SHUTDOWN_TIMEOUT must be between 1ms and 60s")
+	}
+	if c.ShutdownDrain < 0 || c.ShutdownDrain >= c.ShutdownTimeout {
+		return errors.New("config: SHUTDOWN_DRAIN must be at least 0s and shorter than SHUTDOWN_TIMEOUT")
 	}
 	if c.ExchangeCacheSize < 0 || c.ExchangeCacheSize > 1_000_000 {
 		return errors.New("config: EXCHANGE_CACHE_SIZE must be between 0 (off) and 1000000")
@@ -236,21 +257,8 @@ func (c *Config) Validate() error {
 	if c.GoogleApplicationCredentials != "" && c.FirebaseServiceAccountJSON != "" {
 		return errors.New("config: set only one of GOOGLE_APPLICATION_CREDENTIALS and FIREBASE_SERVICE_ACCOUNT_JSON")
 	}
-	if c.FirebaseServiceAccountJSON != "" {
-		var sa struct {
-			Type        string `json:"type"`
-			ProjectID   string `json:"project_id"`
-			ClientEmail string `json:"client_email"`
-			PrivateKey  string `json:"private_key"`
-		}
-		if err := json.Unmarshal([]byte(c.FirebaseServiceAccountJSON), &sa); err != nil || sa.PrivateKey == "" || sa.ClientEmail == "" {
-			return errors.New("config: FIREBASE_SERVICE_ACCOUNT_JSON is not a service-account key (JSON with client_email and private_key)")
-		}
-	}
-	if c.GoogleApplicationCredentials != "" {
-		if _, err := os.Stat(c.GoogleApplicationCredentials); err != nil {
-			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read; point it at a service-account key file", c.GoogleApplicationCredentials)
-		}
+	if err := c.checkSigning(); err != nil {
+		return err
 	}
 	if c.MetricsAddr != "" {
 		host, port, err := net.SplitHostPort(c.MetricsAddr)
@@ -266,7 +274,7 @@ func (c *Config) Validate() error {
 	}
 	keyless := c.GoogleApplicationCredentials == "" && c.FirebaseServiceAccountJSON == ""
 	if (c.FirebaseAuthEmulatorHost != "" || keyless) && c.FirebaseProjectID == "" {
-		return errors.New("config: FIREBASE_PROJECT_ID is required with the Auth emulator or keyless signing")
+		return errors.New("config: FIREBASE_PROJECT_ID (or GOOGLE_CLOUD_PROJECT) is required with the Auth emulator or keyless signing")
 	}
 	return nil
 }

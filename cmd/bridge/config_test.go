@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +87,77 @@ func setConfigEnv(t *testing.T, layers ...map[string]string) {
 			t.Setenv(k, v)
 		}
 	}
+}
+
+// Each signing misconfiguration a newcomer meets stops start-up with one
+// line naming the setting and saying what is wrong, not the Admin SDK's
+// "unexpected end of JSON input".
+func TestSigningMisconfigurationsNameTheSetting(t *testing.T) {
+	sa, err := serviceaccount.Generate("demo-dfbridge")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	userCreds := `{"type":"authorized_user","client_id":"x.apps.googleusercontent.com","client_secret":"s3cret-value","refresh_token":"1//rt"}`
+	badKey := strings.Replace(string(sa.JSON), `MII`, `XXX`, 1)
+	noEmail := strings.Replace(string(sa.JSON), `"client_email"`, `"client_mail"`, 1)
+	base := map[string]string{"DESCOPE_PROJECT_ID": "P2abcdef"}
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"a truncated key file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": file("trunc.json", string(sa.JSON[:40]))},
+			[]string{"GOOGLE_APPLICATION_CREDENTIALS", "is not JSON"}},
+		{"gcloud user credentials as the key file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": file("adc.json", userCreds)},
+			[]string{"GOOGLE_APPLICATION_CREDENTIALS", `"authorized_user"`, "service-account key", "keyless"}},
+		{"gcloud user credentials as the key JSON", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": userCreds},
+			[]string{"FIREBASE_SERVICE_ACCOUNT_JSON", `"authorized_user"`}},
+		{"a key JSON that is not JSON", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": "not json"},
+			[]string{"FIREBASE_SERVICE_ACCOUNT_JSON", "is not JSON"}},
+		{"a JSON document with no type", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": `{"private_key":"x"}`},
+			[]string{"FIREBASE_SERVICE_ACCOUNT_JSON", "not a service-account key"}},
+		{"a key whose private key is damaged", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": file("bad.json", badKey)},
+			[]string{"GOOGLE_APPLICATION_CREDENTIALS", "bad private_key"}},
+		{"a key without client_email", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": noEmail},
+			[]string{"FIREBASE_SERVICE_ACCOUNT_JSON", "client_email"}},
+		{"an emulator host with a scheme", map[string]string{"FIREBASE_PROJECT_ID": "demo-x", "FIREBASE_AUTH_EMULATOR_HOST": "http://127.0.0.1:9099"},
+			[]string{"FIREBASE_AUTH_EMULATOR_HOST", "no scheme", `"127.0.0.1:9099"`}},
+		{"an emulator host with no port", map[string]string{"FIREBASE_PROJECT_ID": "demo-x", "FIREBASE_AUTH_EMULATOR_HOST": "localhost"},
+			[]string{"FIREBASE_AUTH_EMULATOR_HOST", "host:port"}},
+		{"keyless with no project anywhere", map[string]string{},
+			[]string{"FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" is refused in one line", func(t *testing.T) {
+			setConfigEnv(t, base, tc.env)
+			_, err := loadConfig()
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), "\n")
+			assert.NotContains(t, err.Error(), "s3cret-value", "never echoes a secret")
+			assert.NotContains(t, err.Error(), "PRIVATE KEY")
+		})
+	}
+
+	t.Run("the project comes from Google's own variables, as the Admin SDK reads them", func(t *testing.T) {
+		for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"} {
+			setConfigEnv(t, base, map[string]string{name: "from-" + strings.ToLower(name)})
+			cfg, err := loadConfig()
+			require.NoError(t, err, name)
+			assert.Equal(t, "from-"+strings.ToLower(name), cfg.FirebaseProjectID)
+		}
+	})
+	t.Run("with a key, the project and account come from the key", func(t *testing.T) {
+		setConfigEnv(t, base, map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": string(sa.JSON)})
+		cfg, err := loadConfig()
+		require.NoError(t, err)
+		assert.Equal(t, "demo-dfbridge", cfg.FirebaseProjectID)
+		assert.Contains(t, cfg.keyAccount, "@demo-dfbridge.iam.gserviceaccount.com")
+	})
 }

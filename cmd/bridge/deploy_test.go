@@ -2,9 +2,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -114,13 +116,33 @@ func TestDockerfileBuildsTheCheckedStaticBinary(t *testing.T) {
 	assert.Regexp(t, `(?m)^ENTRYPOINT \["/bridge"\]$`, df, "exec form: no shell to run it")
 }
 
-// Every variable the service reads is in the README's configuration table.
-func TestReadmeDocumentsEveryVariable(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+// Every variable the service reads is in the configuration reference.
+func TestConfigurationReferenceDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
 	require.NoError(t, err)
 	for name := range configVars() {
 		t.Run(name+" is documented", func(t *testing.T) {
-			assert.Contains(t, string(b), "| `"+name+"` |")
+			assert.True(t, strings.Contains(string(b), "| `"+name+"` |"), "docs/configuration.md has no row for %s", name)
 		})
+	}
+}
+
+// The README is the front door: short, and every docs/ page it links exists
+// (and every docs/ page is linked).
+func TestReadmeIsShortAndLinksTheDocs(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	readme := string(b)
+	assert.LessOrEqual(t, strings.Count(readme, "\n"), 300, "README.md is at most 300 lines")
+	pages, err := filepath.Glob("../../docs/*.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, pages)
+	for _, p := range pages {
+		link := "(docs/" + filepath.Base(p) + ")"
+		assert.Contains(t, readme, link, "README links %s", p)
+	}
+	for _, m := range regexp.MustCompile(`\]\((docs/[^)#]+)`).FindAllStringSubmatch(readme, -1) {
+		_, err := os.Stat("../../" + m[1])
+		assert.NoError(t, err, "README links %s, which exists", m[1])
 	}
 }

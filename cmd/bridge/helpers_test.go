@@ -71,6 +71,9 @@ type stackOptions struct {
 	config func(*Config)
 	// unready returns without waiting for /readyz, for stacks meant to fail it.
 	unready bool
+	// stub prepares the stand-in before the bridge starts (faults from the
+	// first request on).
+	stub func(*descopestub.Stub)
 }
 
 // startStackWith is startStack with options.
@@ -80,6 +83,9 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 	require.NoError(t, err)
 	ts := httptest.NewServer(stub.Handler())
 	t.Cleanup(ts.Close)
+	if o.stub != nil {
+		o.stub(stub)
+	}
 
 	base := map[string]string{
 		"PORT":                           "0",
@@ -92,6 +98,7 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 		"FIREBASE_SERVICE_ACCOUNT_JSON":  "",
 		"GOOGLE_APPLICATION_CREDENTIALS": "",
 		"LOG_LEVEL":                      "debug",
+		"SHUTDOWN_DRAIN":                 "0s",
 	}
 	if sa != nil {
 		base["FIREBASE_SERVICE_ACCOUNT_JSON"] = string(sa.JSON)

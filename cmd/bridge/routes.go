@@ -30,16 +30,19 @@ type routeDeps struct {
 	// no secret is configured for them, and then the route does not exist.
 	externalToken http.Handler
 	audit         http.Handler
+	// draining, once set, makes every answer close its connection.
+	draining interface{ Load() bool }
 }
 
 // addRoutes is the one list of every route and middleware of the service.
 func addRoutes(d routeDeps) http.Handler {
 	r := router(d)
 	var h http.Handler = r
-	h = httpapi.CORS(d.corsOrigins)(h)
+	h = httpapi.CORS(d.corsOrigins, d.log, d.metrics)(h)
 	h = httpapi.Recover(d.log)(h)
 	h = httpapi.Trace(d.traceProj)(h)
 	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
+	h = httpapi.CloseWhen(d.draining)(h)
 	return h
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
@@ -40,6 +41,9 @@ type service struct {
 	ready       chan struct{}
 	addr        string
 	metricsAddr string
+	// draining is set on SIGTERM: /readyz fails and answers close their
+	// connections (see shutdown).
+	draining *atomic.Bool
 }
 
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
@@ -97,7 +101,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	if err != nil {
 		return nil, fmt.Errorf("building firebase client: %w", err)
 	}
-	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", fbc.Account())
+	account := fbc.Account()
+	if account == "" {
+		account = cfg.keyAccount
+	}
+	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", account,
+		"firebase_project", cfg.FirebaseProjectID)
 
 	var minter bridge.Minter = fbc.Minter()
 	if fbc.Mode() == firebase.ModeKey {
@@ -139,6 +148,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		signer:   &readiness{},
 		cache:    cache,
 		ready:    make(chan struct{}),
+		draining: &atomic.Bool{},
 	}
 	deps := routeDeps{
 		log:       log,
@@ -148,7 +158,14 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		readiness: []httpapi.ReadinessCheck{
 			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
+			{Name: "shutting_down", Check: func(context.Context) error {
+				if s.draining.Load() {
+					return errDraining
+				}
+				return nil
+			}},
 		},
+		draining:       s.draining,
 		serveMetrics:   cfg.MetricsOnMainPort,
 		corsOrigins:    cfg.CORSAllowedOrigins,
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
@@ -165,6 +182,8 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 	return s, nil
 }
+
+var errDraining = errors.New("shutting down")
 
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
@@ -239,14 +258,52 @@ func (s *service) serve(ctx context.Context) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	return s.shutdown(ctx, servers, ln)
+}
+
+// errLoggedShutdown is returned when shutdown had to cut connections; the
+// JSON log already says so, so main prints nothing more.
+var errLoggedShutdown = errors.New("shutdown cut off open connections")
+
+// shutdown drains, then stops the servers within ShutdownTimeout. Closing
+// kept-alive connections at once races clients that are writing a request
+// on them at that moment (the request is lost, never processed, and a POST
+// is not retried). So first the listener closes, /readyz fails and every
+// answer carries Connection: close for SHUTDOWN_DRAIN: each kept-alive
+// client learns from its next answer to stop reusing its connection, and a
+// new connection is refused before anything is written on it, which is
+// always safe to retry (Cloud Run routes no new requests to an instance it
+// is stopping). Only then are idle connections closed and the rest awaited.
+// The listener closes first, not last, because a listener closed while
+// clients connect resets the connections in its backlog, whose requests
+// are already written.
+func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.Listener) error {
+	start := time.Now()
+	s.draining.Store(true)
+	_ = ln.Close()
+	s.log.Info("shutting down: draining", "drain", s.cfg.ShutdownDrain.String(),
+		"timeout", s.cfg.ShutdownTimeout.String())
+	time.Sleep(s.cfg.ShutdownDrain)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout-time.Since(start))
 	defer cancel()
+	var cut bool
 	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err := srv.Shutdown(sctx)
+		switch {
+		case err == nil, errors.Is(err, http.ErrServerClosed):
+		case errors.Is(err, context.DeadlineExceeded):
+			cut = true
+			_ = srv.Close()
+		default:
 			return fmt.Errorf("shutting down: %w", err)
 		}
 	}
+	if cut {
+		s.log.Error("shutdown timed out: requests still running were cut off",
+			"timeout", s.cfg.ShutdownTimeout.String())
+		return errLoggedShutdown
+	}
+	s.log.Info("shut down", "took_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
@@ -256,7 +313,7 @@ func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -269,6 +326,7 @@ func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
 // warmUp loads Descope's keys and proves the signer works, retrying until
 // both succeed, then keeps the keys fresh. /readyz reflects both.
 func (s *service) warmUp(ctx context.Context) {
+	go s.announceReady(ctx)
 	go func() {
 		for {
 			err := s.keys.Refresh(ctx)
@@ -294,6 +352,26 @@ func (s *service) warmUp(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// announceReady logs once, at Info, when /readyz first turns 200: the line
+// an operator looks for after a deploy.
+func (s *service) announceReady(ctx context.Context) {
+	start := time.Now()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.keys.Ready() == nil && s.signer.get() == nil {
+			s.log.Info("ready: descope keys loaded and the firebase signer works",
+				"after_ms", time.Since(start).Milliseconds())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

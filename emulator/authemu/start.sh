@@ -11,8 +11,8 @@ hostport=${1:-127.0.0.1:9099}
 project=${FIREBASE_PROJECT:-demo-dfbridge}
 
 if [ ! -x "$here/node_modules/.bin/firebase" ]; then
-  echo "installing firebase-tools (pinned, first run takes ~2 minutes)..." >&2
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "installing firebase-tools (pinned; the first run takes about 2 minutes, npm's progress follows)..." >&2
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=http >&2)
 fi
 
 host=${hostport%:*}; port=${hostport##*:}
@@ -21,7 +21,10 @@ if curl -fsS "http://$hostport/emulator/v1/projects/$project/config" >/dev/null 
   echo "auth emulator already running at $hostport" >&2
   exit 0
 fi
-cfg=$(mktemp -d)
+# The emulator's config lives beside its pid file and goes with it (stop.sh),
+# so runs leave nothing behind in /tmp.
+cfg="$here/.run-$port"
+mkdir -p "$cfg"
 cat > "$cfg/firebase.json" <<JSON
 { "emulators": {
     "auth": { "host": "$host", "port": $port },

@@ -12,3 +12,4 @@ kill -TERM "$pid" 2>/dev/null
 for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
 kill -KILL "$pid" 2>/dev/null
 rm -f "$pidfile"
+rm -rf "$here/.run-${hostport##*:}"

@@ -42,6 +42,8 @@ export const SERVER_ERROR_CODES = [
   "session_too_old",
   // Request shape.
   "bad_request",
+  "missing_bearer_scheme",
+  "ambiguous_token",
   "unsupported_media_type",
   "request_too_large",
   "method_not_allowed",

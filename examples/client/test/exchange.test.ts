@@ -81,6 +81,8 @@ const statusOf: Record<ServerErrorCode, number> = {
   auth_method_required: 403,
   session_too_old: 403,
   bad_request: 400,
+  missing_bearer_scheme: 401,
+  ambiguous_token: 400,
   unsupported_media_type: 415,
   request_too_large: 413,
   method_not_allowed: 405,
