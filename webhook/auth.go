@@ -16,17 +16,28 @@ import (
 // secret.
 const SignatureHeader = "X-Descope-Webhook-S256"
 
-// Secrets authenticate one Descope connector. With HMAC secrets configured,
-// a call must carry a signature made with one of them; with bearer secrets
-// configured, an Authorization bearer equal to one of them; with both, both.
-// Several of each are accepted at once, so a secret can be rotated with no
-// window where Descope's calls fail: add the new one, switch the connector,
-// remove the old one.
+// DefaultAPIKeyHeader is the header Descope's connectors send an API key in
+// unless configured otherwise.
+const DefaultAPIKeyHeader = "X-API-Key"
+
+// Secrets authenticate one Descope connector, by the authentication types
+// Descope's connectors offer: Bearer token, API key (a named header), Basic
+// (user:password), or none, each optionally with an HMAC secret signing the
+// body. Every type configured must pass: with HMAC secrets, a call must
+// carry a signature made with one of them; with bearer secrets, an
+// Authorization bearer equal to one of them; with API keys, the API-key
+// header equal to one of them; with Basic entries, Authorization Basic
+// credentials equal to one of them. Several of each are accepted at once,
+// so a secret can be rotated with no window where Descope's calls fail: add
+// the new one, switch the connector, remove the old one.
 type Secrets struct {
 	hmac [][]byte
-	// bearer holds SHA-256 digests, so every comparison is over 32 bytes
-	// and takes the same time whatever the lengths involved.
-	bearer [][sha256.Size]byte
+	// bearer, apiKeys and basic hold SHA-256 digests, so every comparison
+	// is over 32 bytes and takes the same time whatever the lengths.
+	bearer       [][sha256.Size]byte
+	apiKeyHeader string
+	apiKeys      [][sha256.Size]byte
+	basic        [][sha256.Size]byte
 }
 
 // NewSecrets builds Secrets; empty strings are skipped.
@@ -45,10 +56,58 @@ func NewSecrets(hmacSecrets, bearerSecrets []string) Secrets {
 	return s
 }
 
+// WithAPIKeys returns s that also requires header (DefaultAPIKeyHeader when
+// empty) to hold one of keys.
+func (s Secrets) WithAPIKeys(header string, keys []string) Secrets {
+	if header == "" {
+		header = DefaultAPIKeyHeader
+	}
+	s.apiKeyHeader = http.CanonicalHeaderKey(header)
+	s.apiKeys = digests(keys)
+	return s
+}
+
+// WithBasic returns s that also requires Basic credentials equal to one of
+// entries, each "user:password".
+func (s Secrets) WithBasic(entries []string) Secrets {
+	s.basic = digests(entries)
+	return s
+}
+
+func digests(values []string) [][sha256.Size]byte {
+	var out [][sha256.Size]byte
+	for _, v := range values {
+		if v != "" {
+			out = append(out, sha256.Sum256([]byte(v)))
+		}
+	}
+	return out
+}
+
 // Enabled reports whether any secret is configured. A connector route with
 // no secret is never served: an unauthenticated connector would mint tokens
 // for anyone.
-func (s Secrets) Enabled() bool { return len(s.hmac) > 0 || len(s.bearer) > 0 }
+func (s Secrets) Enabled() bool {
+	return len(s.hmac) > 0 || len(s.bearer) > 0 || len(s.apiKeys) > 0 || len(s.basic) > 0
+}
+
+// Types names the authentication types configured, for the start-up log.
+func (s Secrets) Types() []string {
+	var t []string
+	if len(s.hmac) > 0 {
+		t = append(t, "hmac")
+	}
+	if len(s.bearer) > 0 {
+		t = append(t, "bearer")
+	}
+	if len(s.apiKeys) > 0 {
+		t = append(t, "api_key:"+s.apiKeyHeader)
+	}
+	if len(s.basic) > 0 {
+		t = append(t, "basic")
+	}
+	return t
+}
 
 // Verify checks a call's credentials over its raw body. The error is an
 // unauthorized *bridge.Error whose detail (for the log) says which check
@@ -66,6 +125,48 @@ func (s Secrets) Verify(h http.Header, body []byte) error {
 		if err := s.verifyBearer(h.Get("Authorization")); err != nil {
 			return err
 		}
+	}
+	if len(s.apiKeys) > 0 {
+		if err := matchDigest(strings.TrimSpace(h.Get(s.apiKeyHeader)), s.apiKeys); err != nil {
+			return bridge.Errorf(bridge.CodeUnauthorized, "api key in %s: %s", s.apiKeyHeader, err.Detail)
+		}
+	}
+	if len(s.basic) > 0 {
+		if err := s.verifyBasic(h.Get("Authorization")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchDigest compares v against every digest in constant time, so how
+// long it takes says nothing of which (if any) matched.
+func matchDigest(v string, want [][sha256.Size]byte) *bridge.Error {
+	if v == "" {
+		return bridge.Errorf(bridge.CodeUnauthorized, "missing")
+	}
+	sum := sha256.Sum256([]byte(v))
+	ok := 0
+	for _, w := range want {
+		ok |= subtle.ConstantTimeCompare(sum[:], w[:])
+	}
+	if ok != 1 {
+		return bridge.Errorf(bridge.CodeUnauthorized, "matches no configured secret")
+	}
+	return nil
+}
+
+func (s Secrets) verifyBasic(header string) error {
+	scheme, enc, found := strings.Cut(strings.TrimSpace(header), " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return bridge.Errorf(bridge.CodeUnauthorized, "no basic credentials")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return bridge.Errorf(bridge.CodeUnauthorized, "basic credentials are not base64")
+	}
+	if e := matchDigest(string(raw), s.basic); e != nil {
+		return bridge.Errorf(bridge.CodeUnauthorized, "basic credentials: %s", e.Detail)
 	}
 	return nil
 }

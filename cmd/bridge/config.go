@@ -15,6 +15,7 @@ import (
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
+	"github.com/dfbridge/dfbridge/webhook"
 )
 
 // Config is every setting of the service. Names follow the ecosystem's own
@@ -128,11 +129,25 @@ type Config struct {
 	// token (its "Bearer Token" authentication type). With both kinds set,
 	// a call must carry both.
 	ExternalTokenBearerSecrets []string `envconfig:"EXTERNAL_TOKEN_BEARER_SECRETS"`
+	// ExternalTokenAPIKeyHeader is the header the connector's "API Key"
+	// authentication type sends its key in.
+	ExternalTokenAPIKeyHeader string `envconfig:"EXTERNAL_TOKEN_API_KEY_HEADER" default:"x-api-key"`
+	// ExternalTokenAPIKeys authenticate the connector by an API key in that
+	// header; comma-separated for rotation.
+	ExternalTokenAPIKeys []string `envconfig:"EXTERNAL_TOKEN_API_KEYS"`
+	// ExternalTokenBasicAuth authenticate it by Basic credentials,
+	// "user:password" entries, comma-separated for rotation.
+	ExternalTokenBasicAuth []string `envconfig:"EXTERNAL_TOKEN_BASIC_AUTH"`
 	// AuditWebhookHMACSecrets authenticate Descope's audit webhook connector;
 	// any audit secret enables POST /webhook/audit.
 	AuditWebhookHMACSecrets []string `envconfig:"AUDIT_WEBHOOK_HMAC_SECRETS"`
 	// AuditWebhookBearerSecrets authenticate it by a bearer token.
 	AuditWebhookBearerSecrets []string `envconfig:"AUDIT_WEBHOOK_BEARER_SECRETS"`
+	// AuditWebhookAPIKeyHeader, AuditWebhookAPIKeys and AuditWebhookBasicAuth
+	// are the API-key and Basic authentication types of the audit connector.
+	AuditWebhookAPIKeyHeader string   `envconfig:"AUDIT_WEBHOOK_API_KEY_HEADER" default:"x-api-key"`
+	AuditWebhookAPIKeys      []string `envconfig:"AUDIT_WEBHOOK_API_KEYS"`
+	AuditWebhookBasicAuth    []string `envconfig:"AUDIT_WEBHOOK_BASIC_AUTH"`
 	// AuditWebhookOnUserDeleted is what a Descope deletion does to the
 	// Firebase account: disable (revoke, then disable) or delete.
 	AuditWebhookOnUserDeleted string `envconfig:"AUDIT_WEBHOOK_ON_USER_DELETED" default:"disable"`
@@ -348,13 +363,38 @@ func (c *Config) validateWebhooks() error {
 	for name, secrets := range map[string][]string{
 		"EXTERNAL_TOKEN_HMAC_SECRETS":   c.ExternalTokenHMACSecrets,
 		"EXTERNAL_TOKEN_BEARER_SECRETS": c.ExternalTokenBearerSecrets,
+		"EXTERNAL_TOKEN_API_KEYS":       c.ExternalTokenAPIKeys,
+		"EXTERNAL_TOKEN_BASIC_AUTH":     c.ExternalTokenBasicAuth,
 		"AUDIT_WEBHOOK_HMAC_SECRETS":    c.AuditWebhookHMACSecrets,
 		"AUDIT_WEBHOOK_BEARER_SECRETS":  c.AuditWebhookBearerSecrets,
+		"AUDIT_WEBHOOK_API_KEYS":        c.AuditWebhookAPIKeys,
+		"AUDIT_WEBHOOK_BASIC_AUTH":      c.AuditWebhookBasicAuth,
 	} {
 		for _, s := range secrets {
 			if len(s) < minWebhookSecret || strings.TrimSpace(s) != s {
 				return fmt.Errorf("config: %s holds a secret that is empty, shorter than %d characters or padded with spaces; use comma-separated random secrets (openssl rand -base64 32)", name, minWebhookSecret)
 			}
+		}
+	}
+	for _, b := range []struct {
+		name    string
+		entries []string
+	}{{"EXTERNAL_TOKEN_BASIC_AUTH", c.ExternalTokenBasicAuth}, {"AUDIT_WEBHOOK_BASIC_AUTH", c.AuditWebhookBasicAuth}} {
+		for _, e := range b.entries {
+			if user, pass, ok := strings.Cut(e, ":"); !ok || user == "" || pass == "" {
+				return fmt.Errorf("config: %s entries must be user:password, comma-separated", b.name)
+			}
+		}
+	}
+	if len(c.ExternalTokenBearerSecrets) > 0 && len(c.ExternalTokenBasicAuth) > 0 {
+		return errors.New("config: EXTERNAL_TOKEN_BEARER_SECRETS and EXTERNAL_TOKEN_BASIC_AUTH both use the Authorization header, so no call could pass both; set one")
+	}
+	if len(c.AuditWebhookBearerSecrets) > 0 && len(c.AuditWebhookBasicAuth) > 0 {
+		return errors.New("config: AUDIT_WEBHOOK_BEARER_SECRETS and AUDIT_WEBHOOK_BASIC_AUTH both use the Authorization header, so no call could pass both; set one")
+	}
+	for name, h := range map[string]string{"EXTERNAL_TOKEN_API_KEY_HEADER": c.ExternalTokenAPIKeyHeader, "AUDIT_WEBHOOK_API_KEY_HEADER": c.AuditWebhookAPIKeyHeader} {
+		if !validHeaderName(h) || strings.EqualFold(h, "Authorization") || strings.EqualFold(h, "X-Descope-Webhook-S256") {
+			return fmt.Errorf("config: %s=%q must be a header name other than Authorization and X-Descope-Webhook-S256, e.g. x-api-key", name, shorten(h, 60))
 		}
 	}
 	if c.AuditWebhookOnUserDeleted != "disable" && c.AuditWebhookOnUserDeleted != "delete" {
@@ -372,10 +412,35 @@ func (c *Config) validateWebhooks() error {
 	return nil
 }
 
-func (c *Config) externalTokenEnabled() bool {
-	return len(c.ExternalTokenHMACSecrets)+len(c.ExternalTokenBearerSecrets) > 0
+func (c *Config) externalTokenEnabled() bool { return c.externalTokenSecrets().Enabled() }
+
+func (c *Config) auditWebhookEnabled() bool { return c.auditSecrets().Enabled() }
+
+// externalTokenSecrets are the connector route's credentials, every
+// configured authentication type together.
+func (c *Config) externalTokenSecrets() webhook.Secrets {
+	return webhook.NewSecrets(c.ExternalTokenHMACSecrets, c.ExternalTokenBearerSecrets).
+		WithAPIKeys(c.ExternalTokenAPIKeyHeader, c.ExternalTokenAPIKeys).
+		WithBasic(c.ExternalTokenBasicAuth)
 }
 
-func (c *Config) auditWebhookEnabled() bool {
-	return len(c.AuditWebhookHMACSecrets)+len(c.AuditWebhookBearerSecrets) > 0
+// auditSecrets are the audit route's credentials.
+func (c *Config) auditSecrets() webhook.Secrets {
+	return webhook.NewSecrets(c.AuditWebhookHMACSecrets, c.AuditWebhookBearerSecrets).
+		WithAPIKeys(c.AuditWebhookAPIKeyHeader, c.AuditWebhookAPIKeys).
+		WithBasic(c.AuditWebhookBasicAuth)
+}
+
+// validHeaderName reports whether h is an HTTP token (RFC 9110 field name).
+func validHeaderName(h string) bool {
+	if h == "" || len(h) > 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

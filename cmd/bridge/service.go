@@ -190,18 +190,22 @@ var errDraining = errors.New("shutting down")
 func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
 	verifier *descope.Verifier, fbc *firebase.Client, cache *bridge.ExchangeCache) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
+		log.Info("connector route enabled", "route", "/webhook/external-token",
+			"authentication", cfg.externalTokenSecrets().Types())
 		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
 			ProjectID: cfg.DescopeProjectID,
-			Secrets:   webhook.NewSecrets(cfg.ExternalTokenHMACSecrets, cfg.ExternalTokenBearerSecrets),
+			Secrets:   cfg.externalTokenSecrets(),
 			Exchanger: x,
 			Log:       log,
 			Metrics:   m,
 		})
 	}
 	if cfg.auditWebhookEnabled() {
+		log.Info("audit route enabled", "route", "/webhook/audit",
+			"authentication", cfg.auditSecrets().Types())
 		audit = webhook.HandleAudit(webhook.AuditConfig{
 			ProjectID: cfg.DescopeProjectID,
-			Secrets:   webhook.NewSecrets(cfg.AuditWebhookHMACSecrets, cfg.AuditWebhookBearerSecrets),
+			Secrets:   cfg.auditSecrets(),
 			Lifecycle: cacheInvalidating{cache: cache, Lifecycle: &bridge.Lifecycle{
 				ProjectID:      cfg.DescopeProjectID,
 				Users:          descope.NewUsers(verifier.SDK()).WithPermissions(),

@@ -15,6 +15,7 @@ func (s *Stub) Handler() http.Handler {
 	mux.HandleFunc("GET /v2/keys/{projectId}", s.serveKeys)
 	mux.HandleFunc("GET /v1/mgmt/user", s.serveUserLoad)
 	mux.HandleFunc("GET /v1/mgmt/role/all", s.serveRoles)
+	mux.HandleFunc("POST /v2/mgmt/user/search", s.serveUserSearch)
 	mux.HandleFunc("/dev/session", s.serveDevSession)
 	return mux
 }
@@ -71,6 +72,81 @@ func (s *Stub) serveUserLoad(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"user": found})
+}
+
+// searchRequest is the body the SDK's User().SearchAll sends (go-sdk
+// internal/mgmt makeSearchAllRequest); the filters lifecycle sync and
+// reconcile use are honoured, the rest accepted and ignored.
+type searchRequest struct {
+	TenantIDs []string `json:"tenantIds"`
+	RoleNames []string `json:"roleNames"`
+	Limit     int32    `json:"limit"`
+	Page      int32    `json:"page"`
+	LoginIDs  []string `json:"loginIds"`
+	Statuses  []string `json:"statuses"`
+	UserIDs   []string `json:"userIds"`
+	Emails    []string `json:"emails"`
+}
+
+// serveUserSearch answers POST /v2/mgmt/user/search: {"users": [...],
+// "total": n}, users in user-ID order, paged by limit (default 100) and a
+// zero-based page, as Descope pages them.
+func (s *Stub) serveUserSearch(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "E061102", "Unauthorized")
+		return
+	}
+	var req searchRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req.Limit < 0 || req.Page < 0 {
+		writeError(w, http.StatusBadRequest, "E011001", "Bad request")
+		return
+	}
+	if req.Limit == 0 {
+		req.Limit = 100
+	}
+	s.searches.Add(1)
+	s.mu.RLock()
+	var match []*descope.UserResponse
+	for _, u := range s.users {
+		if req.matches(u) {
+			cp := *u
+			match = append(match, &cp)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(match, func(a, b *descope.UserResponse) int { return strings.Compare(a.UserID, b.UserID) })
+	total := len(match)
+	from := min(int(req.Page)*int(req.Limit), total)
+	to := min(from+int(req.Limit), total)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"users": match[from:to], "total": total})
+}
+
+func (q *searchRequest) matches(u *descope.UserResponse) bool {
+	if len(q.UserIDs) > 0 && !slices.Contains(q.UserIDs, u.UserID) {
+		return false
+	}
+	if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, u.Status) {
+		return false
+	}
+	if len(q.Emails) > 0 && !slices.Contains(q.Emails, u.Email) {
+		return false
+	}
+	if len(q.LoginIDs) > 0 && !slices.ContainsFunc(u.LoginIDs, func(id string) bool { return slices.Contains(q.LoginIDs, id) }) {
+		return false
+	}
+	if len(q.TenantIDs) > 0 && !slices.ContainsFunc(u.UserTenants, func(t *descope.AssociatedTenant) bool { return slices.Contains(q.TenantIDs, t.TenantID) }) {
+		return false
+	}
+	if len(q.RoleNames) > 0 {
+		has := func(names []string) bool {
+			return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(q.RoleNames, n) })
+		}
+		if !has(u.RoleNames) && !slices.ContainsFunc(u.UserTenants, func(t *descope.AssociatedTenant) bool { return has(t.Roles) }) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Stub) serveRoles(w http.ResponseWriter, r *http.Request) {

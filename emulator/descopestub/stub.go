@@ -59,7 +59,11 @@ type Stub struct {
 	keysFault func(w http.ResponseWriter) bool
 
 	keyRequests atomic.Int64
+	searches    atomic.Int64
 }
+
+// Searches counts user-search requests answered.
+func (s *Stub) Searches() int64 { return s.searches.Load() }
 
 // New creates a stand-in with one fresh signing key.
 func New(opts Options) (*Stub, error) {

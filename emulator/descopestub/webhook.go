@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -14,10 +15,11 @@ import (
 const WebhookSignatureHeader = "x-descope-webhook-s256"
 
 // AuditEvent is one audit record as Descope's audit webhook connector
-// streams it. Descope documents the event names, not the wire format; the
-// fields here are those of Descope's audit records (the management API's
-// audit search answers the same names), with "occurred" in Unix
-// milliseconds as the connector sends it.
+// streams it. Descope documents the event names, not the connector's wire
+// format; the record is built with the field names of the SDK's own audit
+// record (go-sdk internal/mgmt apiAuditRecord, what the management API's
+// audit search answers): "occurred" is a string of Unix milliseconds and
+// login IDs are "externalIds". docs/webhooks.md says what is assumed.
 type AuditEvent struct {
 	Action        string
 	UserID        string
@@ -45,14 +47,13 @@ func (s *Stub) AuditDelivery(events ...AuditEvent) ([]byte, error) {
 			typ = "info"
 		}
 		rec := map[string]any{
-			"projectId":          s.opts.ProjectID,
-			"action":             e.Action,
-			"type":               typ,
-			"occurred":           occurred.UnixMilli(),
-			"occurred_formatted": occurred.UTC().Format(time.RFC3339Nano),
-			"device":             "Bot",
-			"geo":                "IL",
-			"remoteAddress":      "127.0.0.1",
+			"projectId":     s.opts.ProjectID,
+			"action":        e.Action,
+			"type":          typ,
+			"occurred":      strconv.FormatInt(occurred.UnixMilli(), 10),
+			"device":        "Bot",
+			"geo":           "IL",
+			"remoteAddress": "127.0.0.1",
 		}
 		if e.UserID != "" {
 			rec["userId"] = e.UserID
@@ -61,7 +62,7 @@ func (s *Stub) AuditDelivery(events ...AuditEvent) ([]byte, error) {
 			rec["actorId"] = e.ActorID
 		}
 		if len(e.LoginIDs) > 0 {
-			rec["loginIds"] = e.LoginIDs
+			rec["externalIds"] = e.LoginIDs
 		}
 		if len(e.Tenants) > 0 {
 			rec["tenants"] = e.Tenants
