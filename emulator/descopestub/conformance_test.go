@@ -34,8 +34,8 @@ func conformanceStub(t *testing.T) (*descopestub.Stub, *httptest.Server) {
 	stub.PutRole(descope.Role{Name: "tadmin", TenantID: "T1", PermissionNames: []string{"tenant.manage"}})
 	for _, id := range []string{"U1", "U2", "U3"} {
 		stub.PutUser(descope.UserResponse{
-			User:     descope.User{Name: "User " + id, Email: strings.ToLower(id) + "@example.com", GivenName: "G"},
-			UserID:   id, LoginIDs: []string{strings.ToLower(id) + "@example.com"}, VerifiedEmail: true,
+			User:   descope.User{Name: "User " + id, Email: strings.ToLower(id) + "@example.com", GivenName: "G"},
+			UserID: id, LoginIDs: []string{strings.ToLower(id) + "@example.com"}, VerifiedEmail: true,
 			RoleNames: []string{"editor"}, Status: "enabled",
 			UserTenants:      []*descope.AssociatedTenant{{TenantID: "T1", TenantName: "Acme", Roles: []string{"tadmin"}}},
 			CustomAttributes: map[string]any{"plan": "pro"},
