@@ -83,6 +83,9 @@ type gateDoc struct {
 	AnyOf []string `json:"anyOf"`
 	AllOf []string `json:"allOf"`
 	In    Scope    `json:"in"`
+	// Connector is "apply" (the default) or "skip": whether the gate also
+	// judges Descope's connector calls, which carry no amr and no dct.
+	Connector string `json:"connector"`
 }
 
 type policyDoc struct {
@@ -459,7 +462,12 @@ func parseGate(path string, g *gateDoc, scoped bool) (*SetGate, error) {
 	case g.In != ScopeProject && g.In != ScopeTenant && g.In != ScopeEither:
 		return nil, fmt.Errorf("%s.in: %q is not a scope; use project, tenant or either", path, truncate(string(g.In), 32))
 	}
-	return &SetGate{AnyOf: g.AnyOf, AllOf: g.AllOf, In: g.In}, nil
+	switch g.Connector {
+	case "", "apply", "skip":
+	default:
+		return nil, fmt.Errorf("%s.connector: %q; use apply (the default) or skip", path, truncate(g.Connector, 32))
+	}
+	return &SetGate{AnyOf: g.AnyOf, AllOf: g.AllOf, In: g.In, SkipOnConnector: g.Connector == "skip"}, nil
 }
 
 func parseTenants(m *Mapping, doc *mappingDoc) error {

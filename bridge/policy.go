@@ -23,6 +23,35 @@ type SetGate struct {
 	AllOf []string
 	// In is where roles and permissions are looked for; default project.
 	In Scope
+	// SkipOnConnector leaves sessions built from Descope's connector calls
+	// unjudged by this gate (mapping: "connector": "skip").
+	SkipOnConnector bool
+}
+
+// applies reports whether g judges s.
+func (g *SetGate) applies(s *Session) bool {
+	return g != nil && !(s.FromConnector && g.SkipOnConnector)
+}
+
+// ConnectorGaps names the gates that need what Descope's connector calls
+// never carry (amr; a current tenant, dct, for tenant-scoped gates) and are
+// not marked "connector": "skip". They refuse every connector call whose
+// user holds no such data, failing closed; start-up warns about each.
+func (m *Mapping) ConnectorGaps() []string {
+	p := &m.policy
+	var gaps []string
+	if p.AuthMethods != nil && !p.AuthMethods.SkipOnConnector {
+		gaps = append(gaps, "policy.authMethods (needs amr)")
+	}
+	for _, g := range []struct {
+		name string
+		gate *SetGate
+	}{{"policy.roles", p.Roles}, {"policy.permissions", p.Permissions}} {
+		if g.gate != nil && !g.gate.SkipOnConnector && g.gate.In != ScopeProject && g.gate.In != "" {
+			gaps = append(gaps, g.name+" in "+string(g.gate.In)+" (needs dct unless the user has one tenant)")
+		}
+	}
+	return gaps
 }
 
 // Policy is what a session must satisfy for an exchange to succeed. Every
@@ -48,13 +77,13 @@ func (m *Mapping) Check(s *Session, now time.Time) error { return m.policy.Check
 func (p *Policy) Check(s *Session, now time.Time) error {
 	cur := CurrentTenant(s)
 	tenant := s.Tenants[cur]
-	if p.Roles != nil && !p.Roles.allows(scoped(p.Roles.In, s.Roles, tenant.Roles, cur != "")) {
+	if p.Roles.applies(s) && !p.Roles.allows(scoped(p.Roles.In, s.Roles, tenant.Roles, cur != "")) {
 		return Errorf(CodeRoleRequired, "roles do not meet policy.roles")
 	}
-	if p.Permissions != nil && !p.Permissions.allows(scoped(p.Permissions.In, s.Permissions, tenant.Permissions, cur != "")) {
+	if p.Permissions.applies(s) && !p.Permissions.allows(scoped(p.Permissions.In, s.Permissions, tenant.Permissions, cur != "")) {
 		return Errorf(CodePermissionRequired, "permissions do not meet policy.permissions")
 	}
-	if p.Tenants != nil {
+	if p.Tenants.applies(s) {
 		ids := make([]string, 0, len(s.Tenants))
 		for id := range s.Tenants {
 			ids = append(ids, id)
@@ -63,7 +92,7 @@ func (p *Policy) Check(s *Session, now time.Time) error {
 			return Errorf(CodeTenantRequired, "tenants do not meet policy.tenants")
 		}
 	}
-	if p.AuthMethods != nil && !p.AuthMethods.allows(s.AMR) {
+	if p.AuthMethods.applies(s) && !p.AuthMethods.allows(s.AMR) {
 		return Errorf(CodeAuthMethodRequired, "amr %v does not meet policy.authMethods", s.AMR)
 	}
 	if p.MaxSessionAge > 0 {

@@ -33,9 +33,15 @@ type roleKey struct{ tenant, name string }
 
 // load returns the table, reloading it when older than the TTL.
 func (r *roleTable) load(ctx context.Context) (map[roleKey][]string, error) {
+	return r.loadFresh(ctx, false)
+}
+
+// loadFresh is load; with force it reloads whatever the table's age, and
+// a failed reload keeps the last table.
+func (r *roleTable) loadFresh(ctx context.Context, force bool) (map[roleKey][]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.perms != nil && r.now().Sub(r.loaded) < r.ttl {
+	if !force && r.perms != nil && r.now().Sub(r.loaded) < r.ttl {
 		return r.perms, nil
 	}
 	all, err := r.sdk.Management.Role().LoadAll(ctx)

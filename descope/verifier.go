@@ -18,7 +18,35 @@ type Verifier struct {
 	keys      *KeySource
 	sdk       *client.DescopeClient
 	leeway    time.Duration
+	schema    AuthSchema
 	now       func() time.Time
+}
+
+// AuthSchema is a JWT template's authorization schema, in Descope's own
+// names: where the session's roles and permissions are.
+type AuthSchema string
+
+// Descope's authorization schemas.
+const (
+	// SchemaDefault: project roles and permissions at the root, each
+	// tenant's under tenants.<id>.
+	SchemaDefault AuthSchema = "default"
+	// SchemaTenantOnly: the current tenant's (dct) roles and permissions at
+	// the root, and no tenants claim.
+	SchemaTenantOnly AuthSchema = "tenantOnly"
+	// SchemaNone: no roles, permissions or tenants at all.
+	SchemaNone AuthSchema = "none"
+)
+
+// ParseAuthSchema checks a DESCOPE_JWT_AUTH_SCHEMA value.
+func ParseAuthSchema(v string) (AuthSchema, error) {
+	switch s := AuthSchema(v); s {
+	case SchemaDefault, SchemaTenantOnly, SchemaNone:
+		return s, nil
+	case "":
+		return SchemaDefault, nil
+	}
+	return "", errors.New("not a Descope authorization schema")
 }
 
 var _ bridge.Verifier = (*Verifier)(nil)
@@ -35,6 +63,9 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// HTTPClient carries management-API calls. Default: 10s timeout.
 	HTTPClient *http.Client
+	// AuthSchema is the JWT template's authorization schema; default
+	// SchemaDefault.
+	AuthSchema AuthSchema
 }
 
 // NewVerifier builds a Verifier around the Descope SDK. The SDK's key fetches
@@ -52,6 +83,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		keys:      cfg.Keys,
 		sdk:       sdk,
 		leeway:    cfg.Leeway,
+		schema:    cfg.AuthSchema,
 		now:       time.Now,
 	}, nil
 }
@@ -87,7 +119,31 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, e
 	if err := times.check(v.now(), v.leeway); err != nil {
 		return nil, err
 	}
-	return sessionFromClaims(raw.claims, times, v.projectID)
+	s, err := sessionFromClaims(raw.claims, times, v.projectID)
+	if err != nil {
+		return nil, err
+	}
+	applySchema(s, v.schema)
+	return s, nil
+}
+
+// applySchema places the session's authorization where its JWT template's
+// schema puts it. With tenantOnly the root roles and permissions are the
+// current tenant's, so they become that tenant's access and grant nothing
+// project-wide: a project gate sees none, a tenant gate and the tenant
+// projection see them. With none the token grants nothing; any roles,
+// permissions or tenants it holds anyway are ignored.
+func applySchema(s *bridge.Session, schema AuthSchema) {
+	switch schema {
+	case SchemaTenantOnly:
+		var tenants map[string]bridge.TenantAccess
+		if s.CurrentTenant != "" {
+			tenants = map[string]bridge.TenantAccess{s.CurrentTenant: {Roles: s.Roles, Permissions: s.Permissions}}
+		}
+		s.Roles, s.Permissions, s.Tenants = nil, nil, tenants
+	case SchemaNone:
+		s.Roles, s.Permissions, s.Tenants = nil, nil, nil
+	}
 }
 
 // sessionFromClaims applies the claim rules the SDK leaves to its caller and

@@ -33,8 +33,12 @@ type ExternalTokenConfig struct {
 	ProjectID string
 	Secrets   Secrets
 	Exchanger Exchanger
-	Log       *slog.Logger
-	Metrics   *metrics.Metrics
+	// Access resolves the permissions the user's roles grant: Descope's
+	// user record has roles and no permissions, so without it a permission
+	// claim or gate would differ from /exchange.
+	Access  bridge.AccessResolver
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
 	// Now is the clock sessions are stamped with; default time.Now.
 	Now func() time.Time
 }
@@ -90,7 +94,13 @@ func externalToken(r *http.Request, w http.ResponseWriter, c ExternalTokenConfig
 	if call.user.Disabled() {
 		return nil, bridge.Errorf(bridge.CodeUserDisabled, "connector call for a disabled user")
 	}
-	return c.Exchanger.ExchangeSession(r.Context(), call.session(c.ProjectID, at))
+	s := call.session(c.ProjectID, at)
+	if c.Access != nil {
+		if err := c.Access.ResolveAccess(r.Context(), s); err != nil {
+			return nil, err
+		}
+	}
+	return c.Exchanger.ExchangeSession(r.Context(), s)
 }
 
 // connectorCall is what a connector call says: the user, and what it knows
@@ -110,6 +120,7 @@ func (c *connectorCall) session(projectID string, at time.Time) *bridge.Session 
 	s.IssuedAt, s.AuthTime = at, at
 	s.CurrentTenant = c.currentTenant
 	s.AMR = c.amr
+	s.FromConnector = true
 	return s
 }
 

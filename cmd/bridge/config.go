@@ -14,6 +14,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/webhook"
 )
@@ -33,6 +34,15 @@ type Config struct {
 	// DescopeManagementKey enables management-API look-ups (migration by
 	// email, lifecycle sync). Optional.
 	DescopeManagementKey string `envconfig:"DESCOPE_MANAGEMENT_KEY"`
+	// JWTAuthSchema is the authorization schema of the project's JWT
+	// template, in Descope's names: default, tenantOnly or none.
+	JWTAuthSchema string `envconfig:"DESCOPE_JWT_AUTH_SCHEMA" default:"default"`
+	// authSchema is JWTAuthSchema checked.
+	authSchema descope.AuthSchema
+	// ResolvePermissions resolves each session's permissions from Descope's
+	// role table on /exchange, for JWT templates that exclude permissions
+	// (the connector route always does). Needs DESCOPE_MANAGEMENT_KEY.
+	ResolvePermissions bool `envconfig:"DESCOPE_RESOLVE_PERMISSIONS" default:"false"`
 	// KeysRefreshInterval is how often Descope's key set is refreshed.
 	KeysRefreshInterval time.Duration `envconfig:"DESCOPE_KEYS_REFRESH_INTERVAL" default:"10m"`
 	// KeysUnknownKIDCooldown is the least time between fetches caused by
@@ -230,6 +240,12 @@ func (c *Config) Validate() error {
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return errors.New("config: DESCOPE_BASE_URL must use https unless it points at localhost")
 	}
+	if c.authSchema, err = descope.ParseAuthSchema(c.JWTAuthSchema); err != nil {
+		return fmt.Errorf("config: DESCOPE_JWT_AUTH_SCHEMA=%q; use default, tenantOnly or none (the JWT template's authorization schema)", shorten(c.JWTAuthSchema, 40))
+	}
+	if c.ResolvePermissions && c.DescopeManagementKey == "" {
+		return errors.New("config: DESCOPE_RESOLVE_PERMISSIONS reads Descope's role table and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
+	}
 	if c.KeysRefreshInterval < 10*time.Second {
 		return errors.New("config: DESCOPE_KEYS_REFRESH_INTERVAL must be at least 10s")
 	}
@@ -399,6 +415,9 @@ func (c *Config) validateWebhooks() error {
 	}
 	if c.AuditWebhookOnUserDeleted != "disable" && c.AuditWebhookOnUserDeleted != "delete" {
 		return fmt.Errorf("config: AUDIT_WEBHOOK_ON_USER_DELETED=%q; use disable or delete", c.AuditWebhookOnUserDeleted)
+	}
+	if c.externalTokenEnabled() && c.DescopeManagementKey == "" {
+		return errors.New("config: the external-token connector resolves permissions from Descope's role table (the user record it sends has roles only) and needs DESCOPE_MANAGEMENT_KEY")
 	}
 	if c.auditWebhookEnabled() && c.DescopeManagementKey == "" {
 		return errors.New("config: the audit webhook re-reads users from Descope and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")

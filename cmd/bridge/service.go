@@ -41,6 +41,9 @@ type service struct {
 	ready       chan struct{}
 	addr        string
 	metricsAddr string
+	// roles is Descope's role table, nil without a management key; warmUp
+	// keeps it fresh.
+	roles *descope.Roles
 	// draining is set on SIGTERM: /readyz fails and answers close their
 	// connections (see shutdown).
 	draining *atomic.Bool
@@ -77,6 +80,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		ManagementKey: cfg.DescopeManagementKey,
 		Keys:          keys,
 		Leeway:        cfg.TokenLeeway,
+		AuthSchema:    cfg.authSchema,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building descope verifier: %w", err)
@@ -115,8 +119,25 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			return nil, fmt.Errorf("building sign queue: %w", err)
 		}
 	}
+	// The role table resolves permissions where a session or user record
+	// carries roles only: on the connector route always, on /exchange with
+	// DESCOPE_RESOLVE_PERMISSIONS.
+	var roles *descope.Roles
+	if cfg.DescopeManagementKey != "" {
+		roles = descope.NewRoles(verifier.SDK())
+	}
+	var sessions bridge.Verifier = bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst))
+	if cfg.ResolvePermissions {
+		var access bridge.AccessResolver = roles
+		if cfg.authSchema == descope.SchemaNone {
+			// The token names no roles: read them from the user's record.
+			access = roles.WithUserRoles(descope.NewUsers(verifier.SDK()))
+		}
+		sessions = bridge.ResolvingVerifier{Verifier: sessions, Access: access}
+	}
+	log.Info("descope sessions", "auth_schema", string(cfg.authSchema), "resolve_permissions", cfg.ResolvePermissions)
 	x := &bridge.Exchanger{
-		Verifier: bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)),
+		Verifier: sessions,
 		Mapping:  cfg.mapping,
 		Minter:   minter,
 	}
@@ -149,6 +170,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		cache:    cache,
 		ready:    make(chan struct{}),
 		draining: &atomic.Bool{},
+		roles:    roles,
 	}
 	deps := routeDeps{
 		log:       log,
@@ -171,7 +193,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
 		trustedProxies: cfg.TrustedProxyHops,
 	}
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc, cache)
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc, cache, roles)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -188,14 +210,22 @@ var errDraining = errors.New("shutting down")
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
 func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
-	verifier *descope.Verifier, fbc *firebase.Client, cache *bridge.ExchangeCache) (externalToken, audit http.Handler) {
+	verifier *descope.Verifier, fbc *firebase.Client, cache *bridge.ExchangeCache, roles *descope.Roles) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
+		for _, gap := range x.Mapping.ConnectorGaps() {
+			log.Warn("this gate refuses connector calls that lack what it reads (Descope's user record has no amr and no dct); "+
+				"set \"connector\": \"skip\" on it in IDENTITY_MAPPING if it should not judge them", "gate", gap)
+		}
+		if roles == nil {
+			panic("external-token route without a role table") // Validate requires DESCOPE_MANAGEMENT_KEY
+		}
 		log.Info("connector route enabled", "route", "/webhook/external-token",
 			"authentication", cfg.externalTokenSecrets().Types())
 		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
 			ProjectID: cfg.DescopeProjectID,
 			Secrets:   cfg.externalTokenSecrets(),
 			Exchanger: x,
+			Access:    roles,
 			Log:       log,
 			Metrics:   m,
 		})
@@ -331,6 +361,9 @@ func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
 // both succeed, then keeps the keys fresh. /readyz reflects both.
 func (s *service) warmUp(ctx context.Context) {
 	go s.announceReady(ctx)
+	if s.roles != nil {
+		go s.roles.Run(ctx, descope.RoleCacheTTL, s.log)
+	}
 	go func() {
 		for {
 			err := s.keys.Refresh(ctx)

@@ -1,0 +1,82 @@
+package descope
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/descope/go-sdk/descope/client"
+
+	"github.com/dfbridge/dfbridge/bridge"
+)
+
+// Roles is the project's role table from Descope's management API
+// (GET /v1/mgmt/role/all): role name → permissions, project roles and roles
+// scoped to one tenant. It is cached for RoleCacheTTL, reloaded on a
+// schedule by Run, and at once by Refresh (on role and permission events).
+type Roles struct {
+	table *roleTable
+	// users, when set, loads a session's roles from the user record first:
+	// for JWT templates that carry no authorization (auth schema none).
+	users *Users
+}
+
+var _ bridge.AccessResolver = (*Roles)(nil)
+
+// NewRoles returns the role table of the project sdk manages; the SDK must
+// carry DESCOPE_MANAGEMENT_KEY.
+func NewRoles(sdk *client.DescopeClient) *Roles {
+	return &Roles{table: &roleTable{sdk: sdk, ttl: RoleCacheTTL, now: time.Now}}
+}
+
+// WithUserRoles returns a resolver that first reads the session's roles
+// from the user's Descope record, for sessions whose JWT carries none.
+func (r *Roles) WithUserRoles(users *Users) *Roles { return &Roles{table: r.table, users: users} }
+
+// ResolveAccess replaces s's permissions, project and per tenant, with what
+// its roles grant in the role table.
+func (r *Roles) ResolveAccess(ctx context.Context, s *bridge.Session) error {
+	if r.users != nil {
+		u, err := r.users.LoadUser(ctx, s.UserID)
+		if err != nil {
+			return err
+		}
+		s.Roles, s.Tenants = u.Roles, u.Tenants
+	}
+	perms, err := r.table.load(ctx)
+	if err != nil {
+		return err
+	}
+	s.Permissions = permissionsOf(perms, "", s.Roles)
+	if len(s.Tenants) > 0 {
+		tenants := make(map[string]bridge.TenantAccess, len(s.Tenants))
+		for id, t := range s.Tenants {
+			tenants[id] = bridge.TenantAccess{Roles: t.Roles, Permissions: permissionsOf(perms, id, t.Roles)}
+		}
+		s.Tenants = tenants
+	}
+	return nil
+}
+
+// Refresh reloads the table now.
+func (r *Roles) Refresh(ctx context.Context) error {
+	_, err := r.table.loadFresh(ctx, true)
+	return err
+}
+
+// Run reloads the table every interval until ctx ends, so a role edited at
+// Descope reaches exchanges within interval even with no role event.
+func (r *Roles) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("refreshing descope roles failed; keeping the last table", "error", err.Error())
+			}
+		}
+	}
+}
