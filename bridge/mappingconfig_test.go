@@ -121,3 +121,24 @@ func TestParseMappingAccepts(t *testing.T) {
 		assert.Equal(t, DefaultMapping(), m)
 	})
 }
+
+// A mapping that does not decode is described in the document's terms:
+// where the error is and what was expected, never Go's struct names.
+func TestMappingDecodeErrorsSayWhereAndWhat(t *testing.T) {
+	cases := map[string]string{
+		`{"claims":{"include":"roles"}}`: "claims.include: expected a list, found a string",
+		`{"uid":{"from":5}}`:             "uid.from: expected a string, found a number",
+		`{"claims":{"rename":["x"]}}`:    "claims.rename: expected an object, found a list",
+		`{"nope":1}`:                     `unknown field "nope"`,
+		`{"claims":`:                     "the JSON ends early",
+	}
+	for doc, want := range cases {
+		t.Run(doc, func(t *testing.T) {
+			_, err := ParseMapping([]byte(doc))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), want)
+			assert.NotContains(t, err.Error(), "Go struct")
+			assert.NotContains(t, err.Error(), "claimsDoc")
+		})
+	}
+}

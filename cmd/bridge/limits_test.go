@@ -224,3 +224,19 @@ func TestRateLimitedResponseMatchesTheOpenAPISpec(t *testing.T) {
 	resp := sc.check(t, s, specCase{name: "the second is rate limited", method: "POST", path: "/exchange", header: bearer, status: 429, validRequest: true})
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
 }
+
+// A refused preflight leaves a trace: a debug line with its origin, and a
+// count. An allowed one leaves neither.
+func TestRefusedPreflightIsLoggedAndCounted(t *testing.T) {
+	s := hostileStack(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
+	pre := func(origin string) {
+		s.do(t, http.MethodOptions, "/exchange", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, nil)
+	}
+	pre("https://app.example.com")
+	assert.Zero(t, counterValue(t, s.svc.metrics.CORSRefused))
+	pre("https://evil.example")
+	pre("https://evil.example")
+	assert.Equal(t, 2.0, counterValue(t, s.svc.metrics.CORSRefused))
+	assert.Contains(t, s.logs.String(), `"message":"cors preflight refused: origin not in CORS_ALLOWED_ORIGINS","origin":"https://evil.example"`)
+	assert.NotContains(t, s.logs.String(), `refused: origin not in CORS_ALLOWED_ORIGINS","origin":"https://app.example.com"`)
+}
