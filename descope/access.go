@@ -47,14 +47,7 @@ func (r *Roles) ResolveAccess(ctx context.Context, s *bridge.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Permissions = permissionsOf(perms, "", s.Roles)
-	if len(s.Tenants) > 0 {
-		tenants := make(map[string]bridge.TenantAccess, len(s.Tenants))
-		for id, t := range s.Tenants {
-			tenants[id] = bridge.TenantAccess{Roles: t.Roles, Permissions: permissionsOf(perms, id, t.Roles)}
-		}
-		s.Tenants = tenants
-	}
+	s.Permissions, s.Tenants = grants(perms, s.Roles, s.Tenants)
 	return nil
 }
 

@@ -64,12 +64,22 @@ func (r *roleTable) resolve(ctx context.Context, u *bridge.DescopeUser) error {
 	if err != nil {
 		return err
 	}
-	u.Permissions = permissionsOf(perms, "", u.Roles)
-	for id, t := range u.Tenants {
-		t.Permissions = permissionsOf(perms, id, t.Roles)
-		u.Tenants[id] = t
-	}
+	u.Permissions, u.Tenants = grants(perms, u.Roles, u.Tenants)
 	return nil
+}
+
+// grants is what roles grant project-wide and what each tenant's roles grant
+// in it; tenants is copied, never changed.
+func grants(perms map[roleKey][]string, roles []string, tenants map[string]bridge.TenantAccess) ([]string, map[string]bridge.TenantAccess) {
+	project := permissionsOf(perms, "", roles)
+	if len(tenants) == 0 {
+		return project, tenants
+	}
+	out := make(map[string]bridge.TenantAccess, len(tenants))
+	for id, t := range tenants {
+		out[id] = bridge.TenantAccess{Roles: t.Roles, Permissions: permissionsOf(perms, id, t.Roles)}
+	}
+	return project, out
 }
 
 // permissionsOf is the union of the permissions the named roles grant in
