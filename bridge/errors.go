@@ -68,7 +68,10 @@ const (
 	CodeKeysUnavailable Code = "keys_unavailable"
 	CodeSigningFailed   Code = "signing_failed"
 	CodeUpstream        Code = "upstream_error"
-	CodeInternal        Code = "internal_error"
+	// CodeBusy is a webhook delivery the lifecycle queue cannot take now
+	// (full, unreachable or shutting down); the sender should retry.
+	CodeBusy     Code = "busy"
+	CodeInternal Code = "internal_error"
 )
 
 // Error is a refusal or failure with a stable code. Detail is for logs only

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"time"
@@ -73,7 +74,34 @@ const (
 	OutcomeRevoked   Outcome = "revoked"
 	OutcomeUnchanged Outcome = "unchanged"
 	OutcomeNoAccount Outcome = "no_account"
+	// OutcomeEnabled is an account re-enabled because Descope enabled the
+	// user again.
+	OutcomeEnabled Outcome = "enabled"
+	// OutcomeFannedOut is a roles job: the role table was refreshed and
+	// the holders of changed roles were queued.
+	OutcomeFannedOut Outcome = "fanned_out"
 )
+
+// MarkerClaim is the persistent custom claim lifecycle sync writes on every
+// account it manages: the Descope user ID. It is how `bridge reconcile`
+// maps a Firebase account back to its Descope user whatever the UID
+// mapping, and how it tells the bridge's accounts from others in the same
+// project (which it never touches). Apps may read it in security rules as
+// request.auth.token.dfb.
+const MarkerClaim = "dfb"
+
+// RoleDirectory is Descope's role table and the users who hold roles, for
+// role and permission events.
+type RoleDirectory interface {
+	// RefreshRoles reloads the role table now and returns the names of
+	// the roles whose permissions differ from the table it replaced
+	// (added, removed or changed).
+	RefreshRoles(ctx context.Context) ([]string, error)
+	// UsersWithRoles returns the IDs of the users who hold any of roles,
+	// project-wide or in a tenant, paging through Descope's user search,
+	// at most limit of them; more reports whether there were others.
+	UsersWithRoles(ctx context.Context, roles []string, limit int) (ids []string, more bool, err error)
+}
 
 // Lifecycle keeps Firebase accounts in step with Descope users. It is the use
 // case behind Descope's audit events: a deleted Descope user must not keep a
@@ -93,6 +121,62 @@ type Lifecycle struct {
 	// sign-in with a custom token, so a still-valid Descope session could
 	// bring the user back; disabling (the default) closes that door.
 	DeleteAccounts bool
+
+	// Roles and Queue serve roles jobs: the holders of a changed role are
+	// queued as user jobs, at most FanOutMax of them per job (the rest are
+	// left to reconcile, and logged by the caller through the error).
+	Roles     RoleDirectory
+	Queue     JobQueue
+	FanOutMax int
+}
+
+// Run performs one lifecycle job: a user job converges the user's account
+// (UserModified, which ends it when Descope no longer has the user); a
+// roles job refreshes the role table and queues the holders of the roles
+// that changed or that the event named.
+func (l *Lifecycle) Run(ctx context.Context, j Job) (Outcome, error) {
+	switch j.Kind {
+	case JobUser:
+		return l.UserModified(ctx, j.UserID, j.LoginIDs, j.Revoke)
+	case JobRoles:
+		return l.fanOut(ctx, j.Roles)
+	}
+	return "", Errorf(CodeBadRequest, "unknown job kind %q", j.Kind)
+}
+
+// ErrFanOutCapped reports a roles job that found more holders than
+// FanOutMax: the first FanOutMax were queued, reconcile converges the rest.
+var ErrFanOutCapped = errors.New("role fan-out capped")
+
+func (l *Lifecycle) fanOut(ctx context.Context, named []string) (Outcome, error) {
+	if l.Roles == nil || l.Queue == nil {
+		return "", Errorf(CodeInternal, "roles job without a role directory and queue")
+	}
+	changed, err := l.Roles.RefreshRoles(ctx)
+	if err != nil {
+		return "", err
+	}
+	roles := union(append([]string(nil), named...), changed)
+	if len(roles) == 0 {
+		return OutcomeUnchanged, nil
+	}
+	ids, more, err := l.Roles.UsersWithRoles(ctx, roles, l.FanOutMax)
+	if err != nil {
+		return "", err
+	}
+	jobs := make([]Job, 0, len(ids))
+	for _, id := range ids {
+		jobs = append(jobs, Job{Kind: JobUser, UserID: id})
+	}
+	if len(jobs) > 0 {
+		if err := l.Queue.Enqueue(ctx, jobs); err != nil {
+			return "", Wrap(CodeUpstream, err, "queueing the holders of changed roles")
+		}
+	}
+	if more {
+		return OutcomeFannedOut, fmt.Errorf("%w: %d holders queued of more, roles %v", ErrFanOutCapped, len(ids), roles)
+	}
+	return OutcomeFannedOut, nil
 }
 
 // UserDeleted ends the Firebase account of a Descope user the event says is
@@ -147,6 +231,11 @@ func (l *Lifecycle) endAccount(ctx context.Context, u *DescopeUser) (Outcome, er
 	if err != nil {
 		return "", err
 	}
+	return l.endResolved(ctx, ref, acct)
+}
+
+// endResolved ends the account ref, whose state is acct.
+func (l *Lifecycle) endResolved(ctx context.Context, ref AccountRef, acct *Account) (Outcome, error) {
 	if l.DeleteAccounts {
 		if err := l.Accounts.DeleteAccount(ctx, ref); err != nil && !errors.Is(err, ErrAccountNotFound) {
 			return "", err
@@ -181,7 +270,7 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outc
 	if err != nil {
 		return "", err
 	}
-	claims := jsonClaims(id.Claims)
+	claims := withMarker(jsonClaims(id.Claims), u.UserID)
 	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct, claims)
 	outcome := OutcomeUnchanged
 	if revoke {
@@ -207,10 +296,23 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outc
 			outcome = OutcomeSynced
 		}
 	}
-	if u.Disabled() && !acct.Disabled {
+	switch {
+	case u.Disabled() && !acct.Disabled:
 		outcome = OutcomeDisabled
+	case !u.Disabled() && acct.Disabled:
+		outcome = OutcomeEnabled
 	}
 	return outcome, nil
+}
+
+// withMarker adds MarkerClaim to claims (a copy).
+func withMarker(claims map[string]any, userID string) map[string]any {
+	out := make(map[string]any, len(claims)+1)
+	for k, v := range claims {
+		out[k] = v
+	}
+	out[MarkerClaim] = userID
+	return out
 }
 
 // profileUpdate is what must change for acct to match u. Email and name are

@@ -67,7 +67,7 @@ func TestUserDeleted(t *testing.T) {
 		{
 			name:        "a user Descope still has is synced, not ended (a stale or replayed event)",
 			descope:     []bridge.DescopeUser{live},
-			account:     &bridge.Account{Claims: map[string]any{"roles": []any{"viewer"}}},
+			account:     &bridge.Account{Claims: marked(map[string]any{"roles": []any{"viewer"}})},
 			want:        bridge.OutcomeUnchanged,
 			wantExists:  true,
 			wantRevoked: 0,
@@ -153,17 +153,17 @@ func TestUserModified(t *testing.T) {
 			wantName:    "Ada",
 		},
 		{
-			name:     "a user with no mapped claims revoked since their last sign-in is not revoked again",
+			name:     "a user with no mapped claims revoked since their last sign-in is not revoked again (only marked)",
 			user:     bridge.DescopeUser{UserID: "U1", Name: "Ada"},
 			account:  bridge.Account{DisplayName: "Ada", LastSignIn: time.Now().Add(-time.Hour), SessionsValidAfter: time.Now().Add(-time.Minute)},
-			want:     bridge.OutcomeUnchanged,
+			want:     bridge.OutcomeSynced,
 			wantName: "Ada",
 		},
 		{
-			name:     "an account that never signed in has no sessions to revoke",
+			name:     "an account that never signed in has no sessions to revoke (only marked)",
 			user:     bridge.DescopeUser{UserID: "U1", Name: "Ada"},
 			account:  bridge.Account{DisplayName: "Ada"},
-			want:     bridge.OutcomeUnchanged,
+			want:     bridge.OutcomeSynced,
 			wantName: "Ada",
 		},
 		{
@@ -179,7 +179,7 @@ func TestUserModified(t *testing.T) {
 			name:       "a user enabled again in Descope is enabled again",
 			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
 			account:    bridge.Account{Disabled: true, Claims: viewerClaims},
-			want:       bridge.OutcomeSynced,
+			want:       bridge.OutcomeEnabled,
 			wantClaims: viewerClaims,
 		},
 		{
@@ -220,6 +220,11 @@ func TestUserModified(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			accounts := bridgetest.NewAccounts()
+			// Claims on an account are what an earlier sync wrote, marker
+			// included.
+			if tc.account.Claims != nil {
+				tc.account.Claims = marked(tc.account.Claims)
+			}
 			accounts.Put(ref, tc.account)
 			lc := lifecycle(bridgetest.NewUsers(tc.user), accounts, false)
 
@@ -228,7 +233,7 @@ func TestUserModified(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 			acct, ok := accounts.Get(ref)
 			require.True(t, ok)
-			assert.Equal(t, tc.wantClaims, acct.Claims)
+			assert.Equal(t, marked(tc.wantClaims), acct.Claims, "the claims, marked with the Descope user ID")
 			assert.Equal(t, tc.wantRevoked, acct.Revocations)
 			assert.Equal(t, tc.wantDisabled, acct.Disabled)
 			assert.Equal(t, tc.wantEmail, acct.Email)
@@ -298,4 +303,13 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			assert.ErrorIs(t, err, boom)
 		})
 	}
+}
+
+// marked is claims with the marker lifecycle sync writes for user U1.
+func marked(claims map[string]any) map[string]any {
+	out := map[string]any{bridge.MarkerClaim: "U1"}
+	for k, v := range claims {
+		out[k] = v
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -347,4 +348,18 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// FirebaseTenants lists the Identity Platform tenants the mapping places
+// sessions in, sorted, without duplicates: where reconcile walks accounts
+// beside the project's.
+func (m *Mapping) FirebaseTenants() []string {
+	var out []string
+	for _, fb := range m.tenantMap {
+		if fb != "" && !slices.Contains(out, fb) {
+			out = append(out, fb)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

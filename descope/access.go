@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/descope/go-sdk/descope"
 	"github.com/descope/go-sdk/descope/client"
+	"golang.org/x/time/rate"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -19,6 +21,8 @@ type Roles struct {
 	// users, when set, loads a session's roles from the user record first:
 	// for JWT templates that carry no authorization (auth schema none).
 	users *Users
+	// limit, when set, holds user searches to a rate.
+	limit *rate.Limiter
 }
 
 var _ bridge.AccessResolver = (*Roles)(nil)
@@ -49,6 +53,46 @@ func (r *Roles) ResolveAccess(ctx context.Context, s *bridge.Session) error {
 	}
 	s.Permissions, s.Tenants = grants(perms, s.Roles, s.Tenants)
 	return nil
+}
+
+var _ bridge.RoleDirectory = (*Roles)(nil)
+
+// RefreshRoles implements bridge.RoleDirectory: it reloads the table now
+// and names the roles whose permissions changed.
+func (r *Roles) RefreshRoles(ctx context.Context) ([]string, error) {
+	_, changed, err := r.table.reload(ctx, true)
+	return changed, err
+}
+
+// OnChange makes every other reload of the table (the scheduled one, and
+// the cache's) tell f the roles it found changed, so that a role edit
+// reaches lifecycle sync within RoleCacheTTL even when no role event
+// arrives. Call it before Run.
+func (r *Roles) OnChange(f func(roles []string)) { r.table.onChange = f }
+
+// UsersWithRoles implements bridge.RoleDirectory through Descope's user
+// search by role name (project and tenant roles), page by page.
+func (r *Roles) UsersWithRoles(ctx context.Context, roles []string, limit int) ([]string, bool, error) {
+	u := &Users{sdk: r.table.sdk, limit: r.limit}
+	var ids []string
+	more := false
+	err := u.search(ctx, roles, func(page []*descope.UserResponse, _ int) (bool, error) {
+		for _, x := range page {
+			if limit > 0 && len(ids) >= limit {
+				more = true
+				return false, nil
+			}
+			ids = append(ids, x.UserID)
+		}
+		return true, nil
+	})
+	return ids, more, err
+}
+
+// Throttled returns a view of the same table whose user searches are held
+// to l.
+func (r *Roles) Throttled(l *rate.Limiter) *Roles {
+	return &Roles{table: r.table, users: r.users, limit: l}
 }
 
 // Refresh reloads the table now.

@@ -27,6 +27,9 @@ type roleTable struct {
 	mu     sync.Mutex
 	perms  map[roleKey][]string
 	loaded time.Time
+	// onChange, when set, is told the roles a reload found changed (all
+	// reloads but RefreshRoles', which returns them).
+	onChange func(roles []string)
 }
 
 type roleKey struct{ tenant, name string }
@@ -39,14 +42,24 @@ func (r *roleTable) load(ctx context.Context) (map[roleKey][]string, error) {
 // loadFresh is load; with force it reloads whatever the table's age, and
 // a failed reload keeps the last table.
 func (r *roleTable) loadFresh(ctx context.Context, force bool) (map[roleKey][]string, error) {
+	perms, changed, err := r.reload(ctx, force)
+	if len(changed) > 0 && r.onChange != nil {
+		r.onChange(changed)
+	}
+	return perms, err
+}
+
+// reload is loadFresh that returns the names of the roles whose
+// permissions differ from the table it replaced, instead of reporting them.
+func (r *roleTable) reload(ctx context.Context, force bool) (map[roleKey][]string, []string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !force && r.perms != nil && r.now().Sub(r.loaded) < r.ttl {
-		return r.perms, nil
+		return r.perms, nil, nil
 	}
 	all, err := r.sdk.Management.Role().LoadAll(ctx)
 	if err != nil {
-		return nil, bridge.Wrap(bridge.CodeUpstream, err, "loading descope roles")
+		return nil, nil, bridge.Wrap(bridge.CodeUpstream, err, "loading descope roles")
 	}
 	perms := make(map[roleKey][]string, len(all))
 	for _, role := range all {
@@ -54,8 +67,47 @@ func (r *roleTable) loadFresh(ctx context.Context, force bool) (map[roleKey][]st
 			perms[roleKey{role.TenantID, role.Name}] = role.PermissionNames
 		}
 	}
+	changed := diffRoles(r.perms, perms)
 	r.perms, r.loaded = perms, r.now()
-	return perms, nil
+	return perms, changed, nil
+}
+
+// diffRoles names the roles whose permissions differ between before and
+// after, sorted. With nothing before there is nothing to compare with: a
+// first load changes no role.
+func diffRoles(before, after map[roleKey][]string) []string {
+	if before == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for k, p := range after {
+		if old, ok := before[k]; !ok || !samePermissions(old, p) {
+			seen[k.name] = true
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			seen[k.name] = true
+		}
+	}
+	changed := make([]string, 0, len(seen))
+	for name := range seen {
+		changed = append(changed, name)
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+func samePermissions(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // resolve fills in u's permissions, project-level and per tenant.

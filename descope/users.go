@@ -7,6 +7,7 @@ import (
 
 	"github.com/descope/go-sdk/descope"
 	"github.com/descope/go-sdk/descope/client"
+	"golang.org/x/time/rate"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -17,6 +18,8 @@ type Users struct {
 	sdk *client.DescopeClient
 	// roles, when set, resolves each user's permissions.
 	roles *roleTable
+	// limit, when set, holds management calls to a rate.
+	limit *rate.Limiter
 }
 
 var _ bridge.UserLoader = (*Users)(nil)
@@ -37,6 +40,11 @@ func (u *Users) WithPermissions() *Users {
 func (u *Users) LoadUser(ctx context.Context, userID string) (*bridge.DescopeUser, error) {
 	if userID == "" {
 		return nil, bridge.ErrUserNotFound
+	}
+	if u.limit != nil {
+		if err := u.limit.Wait(ctx); err != nil {
+			return nil, err
+		}
 	}
 	r, err := u.sdk.Management.User().Load(ctx, userID)
 	if err != nil {
@@ -81,4 +89,64 @@ func userFromResponse(r *descope.UserResponse) *bridge.DescopeUser {
 		}
 	}
 	return u
+}
+
+// WithRoles returns a loader that resolves each user's permissions through
+// r, the role table the rest of the service shares, so that a role event's
+// refresh reaches lifecycle sync at once.
+func (u *Users) WithRoles(r *Roles) *Users {
+	return &Users{sdk: u.sdk, roles: r.table, limit: u.limit}
+}
+
+// Throttled returns a loader whose management calls (loads and search
+// pages) are held to l.
+func (u *Users) Throttled(l *rate.Limiter) *Users {
+	return &Users{sdk: u.sdk, roles: u.roles, limit: l}
+}
+
+// searchPageSize is the page size of user searches.
+const searchPageSize = 100
+
+// EachUserPage implements bridge.UserPager: every user of the project,
+// in pages of Descope's user search (POST /v2/mgmt/user/search), with
+// permissions resolved when the loader resolves them.
+func (u *Users) EachUserPage(ctx context.Context, f func(users []*bridge.DescopeUser, total int) error) error {
+	return u.search(ctx, nil, func(page []*descope.UserResponse, total int) (bool, error) {
+		out := make([]*bridge.DescopeUser, 0, len(page))
+		for _, r := range page {
+			du := userFromResponse(r)
+			if u.roles != nil {
+				if err := u.roles.resolve(ctx, du); err != nil {
+					return false, err
+				}
+			}
+			out = append(out, du)
+		}
+		return true, f(out, total)
+	})
+}
+
+// search pages through the users matching roles (all users when roles is
+// empty) until next says stop.
+func (u *Users) search(ctx context.Context, roles []string, next func(page []*descope.UserResponse, total int) (bool, error)) error {
+	for page := int32(0); ; page++ {
+		if u.limit != nil {
+			if err := u.limit.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		users, total, err := u.sdk.Management.User().SearchAll(ctx, &descope.UserSearchOptions{
+			Page: page, Limit: searchPageSize, Roles: roles,
+		})
+		if err != nil {
+			return bridge.Wrap(bridge.CodeUpstream, err, "searching descope users")
+		}
+		if len(users) == 0 {
+			return nil
+		}
+		more, err := next(users, total)
+		if err != nil || !more || len(users) < searchPageSize {
+			return err
+		}
+	}
 }

@@ -2,10 +2,13 @@ package firebase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"firebase.google.com/go/v4/auth"
+	"golang.org/x/time/rate"
+	"google.golang.org/api/iterator"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -14,7 +17,11 @@ import (
 // SDK: disabling, revoking refresh tokens, persistent custom claims,
 // deletion. Accounts in an Identity Platform tenant go through that tenant's
 // client.
-type Accounts struct{ c *Client }
+type Accounts struct {
+	c       *Client
+	tenants []string
+	limit   *rate.Limiter
+}
 
 var _ bridge.Accounts = (*Accounts)(nil)
 
@@ -53,6 +60,11 @@ func (a *Accounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.
 	if err != nil {
 		return nil, accountError(err, "reading firebase account")
 	}
+	return accountOf(u), nil
+}
+
+// accountOf is the part of a user record lifecycle sync compares.
+func accountOf(u *auth.UserRecord) *bridge.Account {
 	acct := &bridge.Account{
 		Disabled:      u.Disabled,
 		Email:         u.Email,
@@ -66,7 +78,52 @@ func (a *Accounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.
 	if u.UserMetadata != nil && u.UserMetadata.LastLogInTimestamp > 0 {
 		acct.LastSignIn = time.UnixMilli(u.UserMetadata.LastLogInTimestamp)
 	}
-	return acct, nil
+	return acct
+}
+
+var _ bridge.AccountLister = (*Accounts)(nil)
+
+// EachAccount implements bridge.AccountLister: every account of the
+// project, then of each tenant in Tenants, a page of 1,000 at a time
+// (the Admin SDK's listing), each page held to the limiter, if any.
+func (a *Accounts) EachAccount(ctx context.Context, f func(ref bridge.AccountRef, acct *bridge.Account) error) error {
+	for _, tenant := range append([]string{""}, a.tenants...) {
+		tc, err := a.c.forTenant(tenant)
+		if err != nil {
+			return bridge.Wrap(bridge.CodeTenantNotMapped, err, "selecting firebase tenant")
+		}
+		lister, ok := tc.(interface {
+			Users(ctx context.Context, nextPageToken string) *auth.UserIterator
+		})
+		if !ok {
+			return bridge.Errorf(bridge.CodeInternal, "firebase client %T cannot list users", tc)
+		}
+		it := lister.Users(ctx, "")
+		for n := 0; ; n++ {
+			if n%1000 == 0 && a.limit != nil {
+				if err := a.limit.Wait(ctx); err != nil {
+					return err
+				}
+			}
+			u, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				break
+			}
+			if err != nil {
+				return bridge.Wrap(bridge.CodeUpstream, err, "listing firebase accounts")
+			}
+			if err := f(bridge.AccountRef{UID: u.UID, TenantID: tenant}, accountOf(u.UserRecord)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Listing returns accounts whose EachAccount also walks the given
+// Identity Platform tenants, and holds each page to limit.
+func (a *Accounts) Listing(tenants []string, limit *rate.Limiter) *Accounts {
+	return &Accounts{c: a.c, tenants: tenants, limit: limit}
 }
 
 // UpdateAccount implements bridge.Accounts.

@@ -66,6 +66,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeKeysUnavailable: {http.StatusServiceUnavailable, "Descope signing keys are unavailable; retry later."},
 	bridge.CodeSigningFailed:   {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
 	bridge.CodeUpstream:        {http.StatusBadGateway, "An upstream service failed; retry later."},
+	bridge.CodeBusy:            {http.StatusServiceUnavailable, "The service cannot take this work now; retry later."},
 	bridge.CodeInternal:        {http.StatusInternalServerError, "Internal error."},
 }
 
@@ -131,7 +132,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch code {
 	case bridge.CodeRateLimited:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
-	case bridge.CodeKeysUnavailable:
+	case bridge.CodeKeysUnavailable, bridge.CodeBusy:
 		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})

@@ -29,6 +29,8 @@ type Metrics struct {
 	ExchangeCache *prometheus.CounterVec
 	// CORSRefused counts cross-origin preflights refused (origin not allowed).
 	CORSRefused prometheus.Counter
+	// LifecycleJobs counts lifecycle jobs run, by kind and outcome.
+	LifecycleJobs *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with Go runtime and process
@@ -57,6 +59,10 @@ func New() *Metrics {
 			Name: "dfbridge_exchange_cache_total",
 			Help: "Repeat-exchange cache look-ups by result (hit, miss).",
 		}, []string{"result"}),
+		LifecycleJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_lifecycle_jobs_total",
+			Help: "Lifecycle jobs run in the background, by kind (user, roles) and outcome (disabled, revoked, synced, ..., retry, failed).",
+		}, []string{"kind", "outcome"}),
 		CORSRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_cors_preflight_refused_total",
 			Help: "CORS preflights refused because their origin is not in CORS_ALLOWED_ORIGINS.",
@@ -66,6 +72,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
+		m.LifecycleJobs,
 	)
 	return m
 }
@@ -116,4 +123,22 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 // Handler serves the registry in Prometheus' exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// LifecycleJob counts one lifecycle job run.
+func (m *Metrics) LifecycleJob(kind, outcome string) {
+	if m != nil {
+		m.LifecycleJobs.WithLabelValues(kind, outcome).Inc()
+	}
+}
+
+// QueueDepth exports the number of lifecycle jobs waiting, read from depth
+// at each scrape.
+func (m *Metrics) QueueDepth(depth func() int) {
+	if m != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dfbridge_lifecycle_queue_depth",
+			Help: "Lifecycle jobs waiting to run (users, coalesced).",
+		}, func() float64 { return float64(depth()) }))
+	}
 }

@@ -1,15 +1,13 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
+	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
-	"slices"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
@@ -34,10 +32,28 @@ const (
 	eventOther = "other"
 )
 
-// Lifecycle is what audit events turn into; bridge.Lifecycle implements it.
-type Lifecycle interface {
-	UserDeleted(ctx context.Context, userID string, loginIDs []string) (bridge.Outcome, error)
-	UserModified(ctx context.Context, userID string, loginIDs []string, revoke bool) (bridge.Outcome, error)
+// roleActions are the role and permission events: each refreshes the role
+// table and re-syncs the holders of what changed.
+var roleActions = map[string]bool{
+	"RoleCreated": true, "RoleModified": true, "RoleDeleted": true, "RolesDeleted": true,
+	"PermissionCreated": true, "PermissionModified": true, "PermissionDeleted": true, "PermissionsDeleted": true,
+}
+
+// userActions are the user events the bridge acts on.
+var userActions = map[string]bool{
+	actionUserDeleted: true, actionUsersDeleted: true, actionUserModified: true,
+	actionUsersModified: true, actionLoginMaxAttempts: true,
+}
+
+// EventMarks remembers the audit events already accepted, by a key derived
+// from the event's bytes. It is per event, not per delivery, so a delivery
+// retried after a partial failure redoes only what was not accepted.
+type EventMarks interface {
+	// Claim marks key accepted unless it already is, and reports whether
+	// it was new.
+	Claim(ctx context.Context, key string) (bool, error)
+	// Release forgets a claim whose jobs were not accepted.
+	Release(ctx context.Context, key string) error
 }
 
 // AuditConfig configures the audit endpoint.
@@ -45,18 +61,15 @@ type AuditConfig struct {
 	// ProjectID is the Descope project; events naming another are ignored.
 	ProjectID string
 	Secrets   Secrets
-	Lifecycle Lifecycle
+	// Queue takes the per-user jobs an accepted delivery becomes.
+	Queue bridge.JobQueue
+	// Marks remembers accepted events.
+	Marks EventMarks
 	// RevokeOnMaxAttempts revokes a user's Firebase sessions on
 	// LoginExceedMaxAttempts, beside re-reading the user.
 	RevokeOnMaxAttempts bool
-	// DedupeSize and DedupeWindow bound the memory of handled deliveries.
-	DedupeSize   int
-	DedupeWindow time.Duration
-	// Concurrency bounds the Firebase and Descope calls one delivery makes
-	// at once; default 4.
-	Concurrency int
-	Log         *slog.Logger
-	Metrics     *metrics.Metrics
+	Log                 *slog.Logger
+	Metrics             *metrics.Metrics
 }
 
 // auditEvent is one audit record, reduced to what lifecycle sync needs.
@@ -65,45 +78,38 @@ type auditEvent struct {
 	ProjectID string
 	UserIDs   []string
 	LoginIDs  []string
-}
-
-// op is one lifecycle operation a delivery asks for.
-type op struct {
-	action   string
-	userID   string
-	loginIDs []string
-	delete   bool
-	revoke   bool
-}
-
-type opResult struct {
-	outcome bridge.Outcome
-	err     error
+	// Roles are the role or permission names a role event names.
+	Roles []string
+	// key identifies the event among deliveries: the SHA-256 of its bytes
+	// (Descope's records carry no ID).
+	key string
 }
 
 type auditResponse struct {
-	Status   string         `json:"status"`
-	Events   int            `json:"events"`
-	Outcomes map[string]int `json:"outcomes,omitempty"`
+	Status     string `json:"status"`
+	Events     int    `json:"events"`
+	Jobs       int    `json:"jobs"`
+	Duplicates int    `json:"duplicates,omitempty"`
+	Ignored    int    `json:"ignored,omitempty"`
+	Malformed  int    `json:"malformed,omitempty"`
 }
 
 // HandleAudit serves POST /webhook/audit: Descope's audit webhook connector
 // streams audit events, and the bridge keeps Firebase accounts in step.
-// UserDeleted(s) disable (or delete) the account and revoke its refresh
-// tokens; UserModified(s) re-read the user and sync status, email, name and
-// persistent claims; LoginExceedMaxAttempts re-reads and, by config,
-// revokes. Other events are answered 202 and counted.
 //
-// Statuses: 200 processed (or a repeat of a delivery already processed),
-// 202 nothing to act on, 400 malformed, 401 bad credentials, 413 too large,
-// 502 a Descope or Firebase failure Descope should retry. An event that no
-// retry can fix (a user that maps to no valid UID, say) is logged at Error
-// and does not fail the delivery, so it cannot block the ones behind it.
+// The request does no lifecycle work: it verifies the signature, reads the
+// events in one linear pass, turns those it acts on into per-user jobs and
+// hands them to the queue, then answers 202. Background workers re-read
+// each user from Descope and converge the Firebase account. An event the
+// bridge does not act on is counted and skipped whatever its fields hold;
+// a malformed event it acts on is logged, counted and skipped, never the
+// delivery. When the queue cannot take the jobs (full, unreachable,
+// shutting down) the answer is 503 with Retry-After, so Descope retries;
+// events accepted before that are remembered and not redone.
+//
+// Statuses: 202 accepted (or nothing to act on), 400 a body that is not
+// JSON at all, 401 bad credentials, 413 too large, 503 retry later.
 func HandleAudit(c AuditConfig) http.Handler {
-	if c.Concurrency <= 0 {
-		c.Concurrency = 4
-	}
-	seen := newDeliveries(c.DedupeSize, c.DedupeWindow)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readAuthenticated(w, r, MaxAuditBody, c.Secrets)
 		if err != nil {
@@ -111,196 +117,163 @@ func HandleAudit(c AuditConfig) http.Handler {
 			httpapi.WriteError(w, r, c.Log, err)
 			return
 		}
-		sum := sha256.Sum256(body)
-		if seen.handled(sum) {
-			c.Metrics.WebhookEvent(eventDelivery, "duplicate")
-			c.Log.LogAttrs(r.Context(), slog.LevelInfo, "audit delivery already handled",
-				slog.String("delivery_sha256", httpapi.TokenFingerprint(string(body))))
-			httpapi.WriteJSON(w, http.StatusOK, auditResponse{Status: "duplicate"})
-			return
-		}
-		events, err := parseAuditDelivery(body)
+		records, err := splitAuditDelivery(body)
 		if err != nil {
 			c.Metrics.WebhookEvent(eventDelivery, string(bridge.CodeOf(err)))
 			httpapi.WriteError(w, r, c.Log, err)
 			return
 		}
-		ops := c.plan(r.Context(), events)
-		if len(ops) == 0 {
-			seen.remember(sum)
-			httpapi.WriteJSON(w, http.StatusAccepted, auditResponse{Status: "ignored", Events: len(events)})
-			return
+		resp := auditResponse{Status: "accepted", Events: len(records)}
+		for _, raw := range records {
+			e, act, err := readAuditRecord(raw)
+			switch {
+			case err != nil:
+				resp.Malformed++
+				c.Metrics.WebhookEvent(metricAction(e.Action), "malformed")
+				c.Log.LogAttrs(r.Context(), slog.LevelWarn, "audit event malformed; skipped",
+					slog.String("action", e.Action), slog.String("error", err.Error()))
+				continue
+			case !act:
+				resp.Ignored++
+				c.Metrics.WebhookEvent(eventOther, "ignored")
+				continue
+			}
+			jobs := c.jobs(r.Context(), e)
+			if len(jobs) == 0 {
+				resp.Ignored++
+				continue
+			}
+			fresh, err := c.Marks.Claim(r.Context(), e.key)
+			if err != nil {
+				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "remembering audit event"))
+				return
+			}
+			if !fresh {
+				resp.Duplicates++
+				c.Metrics.WebhookEvent(e.Action, "duplicate")
+				continue
+			}
+			if err := c.Queue.Enqueue(r.Context(), jobs); err != nil {
+				_ = c.Marks.Release(context.WithoutCancel(r.Context()), e.key)
+				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "queueing lifecycle jobs"))
+				return
+			}
+			resp.Jobs += len(jobs)
+			c.Metrics.WebhookEvent(e.Action, "accepted")
 		}
-		outcomes, err := c.run(r.Context(), ops)
-		if err != nil {
-			c.Metrics.WebhookEvent(eventDelivery, "retry")
-			httpapi.WriteError(w, r, c.Log, err)
-			return
+		switch {
+		case resp.Jobs > 0:
+			c.Metrics.WebhookEvent(eventDelivery, "accepted")
+		case resp.Duplicates > 0:
+			resp.Status = "duplicate"
+			c.Metrics.WebhookEvent(eventDelivery, "duplicate")
+		default:
+			resp.Status = "ignored"
+			c.Metrics.WebhookEvent(eventDelivery, "ignored")
 		}
-		seen.remember(sum)
-		c.Metrics.WebhookEvent(eventDelivery, "ok")
-		httpapi.WriteJSON(w, http.StatusOK, auditResponse{Status: "processed", Events: len(events), Outcomes: outcomes})
+		c.Log.LogAttrs(r.Context(), slog.LevelInfo, "audit delivery",
+			slog.String("status", resp.Status), slog.Int("events", resp.Events), slog.Int("jobs", resp.Jobs),
+			slog.Int("duplicates", resp.Duplicates), slog.Int("ignored", resp.Ignored), slog.Int("malformed", resp.Malformed))
+		httpapi.WriteJSON(w, http.StatusAccepted, resp)
 	})
 }
 
-// plan turns events into operations, one per (kind, user), in order, and
-// counts the events it ignores.
-func (c AuditConfig) plan(ctx context.Context, events []auditEvent) []op {
-	var ops []op
-	type key struct {
-		userID string
-		delete bool
-	}
-	planned := map[key]int{}
-	for _, e := range events {
-		o := op{action: e.Action}
-		switch e.Action {
-		case actionUserDeleted, actionUsersDeleted:
-			o.delete = true
-		case actionUserModified, actionUsersModified:
-		case actionLoginMaxAttempts:
-			o.revoke = c.RevokeOnMaxAttempts
-		default:
-			c.Metrics.WebhookEvent(eventOther, "ignored")
-			continue
-		}
-		if e.ProjectID != "" && e.ProjectID != c.ProjectID {
-			c.Metrics.WebhookEvent(e.Action, "other_project")
-			c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event for another project ignored",
-				slog.String("action", e.Action), slog.String("project", e.ProjectID))
-			continue
-		}
-		if len(e.UserIDs) == 0 {
-			c.Metrics.WebhookEvent(e.Action, "no_user_id")
-			c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event names no user; ignored", slog.String("action", e.Action))
-			continue
-		}
-		for _, id := range e.UserIDs {
-			k := key{id, o.delete}
-			if i, dup := planned[k]; dup {
-				ops[i].revoke = ops[i].revoke || o.revoke
-				continue
-			}
-			o.userID = id
-			o.loginIDs = e.LoginIDs
-			planned[k] = len(ops)
-			ops = append(ops, o)
-		}
-	}
-	return ops
+// refuse answers a delivery the queue could not take (all or the rest of
+// it) with 503, so Descope retries; the log says how far it got.
+func (c AuditConfig) refuse(w http.ResponseWriter, r *http.Request, resp auditResponse, err error) {
+	c.Metrics.WebhookEvent(eventDelivery, "busy")
+	c.Log.LogAttrs(r.Context(), slog.LevelWarn, "audit delivery not fully accepted; the sender should retry",
+		slog.Int("jobs_accepted", resp.Jobs), slog.String("error", err.Error()))
+	httpapi.WriteError(w, r, c.Log, err)
 }
 
-// run performs ops, a few at a time. It returns the count of each outcome,
-// or the first failure Descope should retry.
-func (c AuditConfig) run(ctx context.Context, ops []op) (map[string]int, error) {
-	results := make([]opResult, len(ops))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.Concurrency)
-	for i, o := range ops {
-		g.Go(func() error {
-			var res opResult
-			if o.delete {
-				res.outcome, res.err = c.Lifecycle.UserDeleted(gctx, o.userID, o.loginIDs)
-			} else {
-				res.outcome, res.err = c.Lifecycle.UserModified(gctx, o.userID, o.loginIDs, o.revoke)
-			}
-			results[i] = res
-			if retryable(res.err) {
-				return res.err
-			}
-			return nil
-		})
+// metricAction bounds the action label of the webhook metric.
+func metricAction(action string) string {
+	if userActions[action] || roleActions[action] {
+		return action
 	}
-	failed := g.Wait()
-
-	outcomes := map[string]int{}
-	for i, res := range results {
-		o := ops[i]
-		attrs := []slog.Attr{slog.String("action", o.action), slog.String("user_id", o.userID)}
-		switch {
-		case res.err == nil && res.outcome == "":
-			// Not run: an earlier operation failed and cancelled the rest.
-			continue
-		case res.err == nil:
-			outcomes[string(res.outcome)]++
-			c.Metrics.WebhookEvent(o.action, string(res.outcome))
-			c.Log.LogAttrs(ctx, slog.LevelInfo, "audit event applied", append(attrs, slog.String("outcome", string(res.outcome)))...)
-		case retryable(res.err):
-			c.Metrics.WebhookEvent(o.action, "retry")
-			c.Log.LogAttrs(ctx, slog.LevelError, "audit event failed; Descope should retry",
-				append(attrs, slog.String("error", res.err.Error()))...)
-		default:
-			outcomes["failed"]++
-			c.Metrics.WebhookEvent(o.action, "failed")
-			c.Log.LogAttrs(ctx, slog.LevelError, "audit event cannot be applied",
-				append(attrs, slog.String("code", string(bridge.CodeOf(res.err))), slog.String("error", res.err.Error()))...)
-		}
-	}
-	if failed != nil {
-		return nil, bridge.Wrap(bridge.CodeUpstream, failed, "applying audit events")
-	}
-	return outcomes, nil
+	return eventOther
 }
 
-// retryable reports whether err is a failure a later try may not meet:
-// ours or upstream (a 5xx code), or a cancelled call.
-func retryable(err error) bool {
-	if err == nil {
-		return false
+// jobs turns an event the bridge acts on into jobs, one per user, or one
+// roles job; events of another project or naming no user give none.
+func (c AuditConfig) jobs(ctx context.Context, e auditEvent) []bridge.Job {
+	if e.ProjectID != "" && e.ProjectID != c.ProjectID {
+		c.Metrics.WebhookEvent(e.Action, "other_project")
+		c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event for another project ignored",
+			slog.String("action", e.Action), slog.String("project", e.ProjectID))
+		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
+	if roleActions[e.Action] {
+		return []bridge.Job{{Kind: bridge.JobRoles, Roles: e.Roles}}
 	}
-	return httpapi.StatusOf(bridge.CodeOf(err)) >= 500
+	if len(e.UserIDs) == 0 {
+		c.Metrics.WebhookEvent(e.Action, "no_user_id")
+		c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event names no user; ignored", slog.String("action", e.Action))
+		return nil
+	}
+	revoke := e.Action == actionLoginMaxAttempts && c.RevokeOnMaxAttempts
+	jobs := make([]bridge.Job, 0, len(e.UserIDs))
+	for _, id := range e.UserIDs {
+		jobs = append(jobs, bridge.Job{Kind: bridge.JobUser, UserID: id, LoginIDs: e.LoginIDs, Revoke: revoke})
+	}
+	return jobs
 }
 
-// parseAuditDelivery reads a delivery: a JSON array of audit records (what
-// Descope's connector sends), a single record, or an object holding the
-// array under "events" or "audits". Each record must be an object with a
-// string "action"; the user it is about is read from
-//
-//	userId | userIds                       on the record
-//	data.userId | data.userIds             in its data (batch events)
-//	data.users [id | {userId}]  data.user.userId
-//
-// and its login IDs from loginIds (or externalIds, the audit search name).
-func parseAuditDelivery(body []byte) ([]auditEvent, error) {
-	v, err := decodeValue(body)
-	if err != nil {
-		return nil, err
+// splitAuditDelivery splits a delivery into its records, unread: a JSON
+// array of audit records (what Descope's connector sends), a single record,
+// or an object holding the array under "events" or "audits". Only a body
+// that is not one of these is refused.
+func splitAuditDelivery(body []byte) ([]json.RawMessage, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var records []json.RawMessage
+		if err := json.Unmarshal(body, &records); err != nil {
+			return nil, bridge.Errorf(bridge.CodeBadRequest, "body is not JSON")
+		}
+		return records, nil
 	}
-	var records []any
-	switch t := v.(type) {
-	case []any:
-		records = t
-	case map[string]any:
-		if _, isEvent := t["action"]; isEvent {
-			records = []any{t}
-			break
-		}
-		name, list, ok := firstPresent(t, "events", "audits")
-		if !ok {
-			return nil, bridge.Errorf(bridge.CodeBadRequest, "body is neither an audit record nor a list of them")
-		}
-		if records, ok = list.([]any); !ok {
-			return nil, wrongType(name, "a list")
-		}
-	default:
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil, bridge.Errorf(bridge.CodeBadRequest, "body is neither an audit record nor a list of them")
 	}
-	events := make([]auditEvent, 0, len(records))
-	for _, rec := range records {
-		m, ok := rec.(map[string]any)
-		if !ok {
-			return nil, wrongType("audit record", "an object")
-		}
-		e, err := readAuditEvent(m)
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, e)
+	if _, isRecord := obj["action"]; isRecord {
+		return []json.RawMessage{json.RawMessage(trimmed)}, nil
 	}
-	return events, nil
+	for _, name := range []string{"events", "audits"} {
+		if raw, ok := obj[name]; ok {
+			var records []json.RawMessage
+			if err := json.Unmarshal(raw, &records); err != nil {
+				return nil, wrongType(name, "a list")
+			}
+			return records, nil
+		}
+	}
+	return nil, bridge.Errorf(bridge.CodeBadRequest, "body is neither an audit record nor a list of them")
+}
+
+// readAuditRecord reads one record. It reads the action first: act is
+// false, with no error, for a record the bridge does not act on, whatever
+// else it holds. For one it acts on, a field of the wrong type is an error
+// for that record alone.
+func readAuditRecord(raw json.RawMessage) (e auditEvent, act bool, err error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return e, false, nil // not an object: nothing the bridge acts on
+	}
+	if json.Unmarshal(fields["action"], &e.Action) != nil || !(userActions[e.Action] || roleActions[e.Action]) {
+		return auditEvent{}, false, nil
+	}
+	sum := sha256.Sum256(raw)
+	e.key = hex.EncodeToString(sum[:])
+	v, err := decodeValue(raw)
+	if err != nil {
+		return e, true, err
+	}
+	m, _ := v.(map[string]any)
+	full, err := readAuditEvent(m)
+	full.key = e.key
+	return full, true, err
 }
 
 func readAuditEvent(m map[string]any) (auditEvent, error) {
@@ -309,30 +282,32 @@ func readAuditEvent(m map[string]any) (auditEvent, error) {
 	if e.Action, err = stringField(m, "action"); err != nil {
 		return e, err
 	}
-	if e.Action == "" {
-		return e, bridge.Errorf(bridge.CodeBadRequest, "audit record has no action")
-	}
 	if e.ProjectID, err = stringField(m, "projectId"); err != nil {
 		return e, err
 	}
 	if e.LoginIDs, err = stringsField(m, "loginIds", "externalIds"); err != nil {
 		return e, err
 	}
-	var ids []string
+	data, err := objectField(m, "data")
+	if err != nil {
+		return e, err
+	}
+	if roleActions[e.Action] {
+		e.Roles, err = roleNames(data)
+		return e, err
+	}
+	seen := map[string]bool{}
 	add := func(more ...string) error {
 		for _, id := range more {
 			if len(id) > maxUserIDBytes {
 				return bridge.Errorf(bridge.CodeBadRequest, "user ID is %d bytes", len(id))
 			}
-			if id != "" && !slices.Contains(ids, id) {
-				ids = append(ids, id)
+			if id != "" && !seen[id] {
+				seen[id] = true
+				e.UserIDs = append(e.UserIDs, id)
 			}
 		}
 		return nil
-	}
-	data, err := objectField(m, "data")
-	if err != nil {
-		return e, err
 	}
 	for _, src := range []map[string]any{m, data} {
 		if src == nil {
@@ -346,7 +321,10 @@ func readAuditEvent(m map[string]any) (auditEvent, error) {
 		if err != nil {
 			return e, err
 		}
-		if err := add(append([]string{id}, list...)...); err != nil {
+		if err := add(id); err != nil {
+			return e, err
+		}
+		if err := add(list...); err != nil {
 			return e, err
 		}
 	}
@@ -359,8 +337,41 @@ func readAuditEvent(m map[string]any) (auditEvent, error) {
 			return e, err
 		}
 	}
-	e.UserIDs = ids
 	return e, nil
+}
+
+// roleNames reads the role a role event names, where Descope documents no
+// shape: data.roleName | data.role.name | data.roleNames. A
+// permission event's permission is not a role: the refresh finds the roles
+// it changed, so none is named.
+func roleNames(data map[string]any) ([]string, error) {
+	if data == nil {
+		return nil, nil
+	}
+	var out []string
+	name, err := stringField(data, "roleName")
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		out = append(out, name)
+	}
+	if role, err := objectField(data, "role"); err != nil {
+		return nil, err
+	} else if role != nil {
+		n, err := stringField(role, "name")
+		if err != nil {
+			return nil, err
+		}
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	list, err := stringsField(data, "roleNames")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, list...), nil
 }
 
 // dataUsers reads data.users (IDs or user objects) and data.user.

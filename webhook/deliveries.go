@@ -1,38 +1,45 @@
 package webhook
 
 import (
-	"crypto/sha256"
+	"context"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
-// deliveries remembers recently handled deliveries by the SHA-256 of their
-// bytes, bounded in count and age. Descope's signature carries no timestamp
-// or nonce, so a delivery sent twice (a retry, or a replay by whoever
-// captured one) is byte-identical: remembering it lets the second one change
-// nothing. Beyond the window, replays are still harmless, because lifecycle
-// sync re-reads the user from Descope instead of trusting the payload.
-//
-// The memory is per instance; with several instances a repeat may reach
-// another one, where the idempotent operations make it a no-op in effect.
-type deliveries struct {
-	seen *expirable.LRU[[sha256.Size]byte, struct{}]
+// MemoryMarks remembers accepted audit events in this instance's memory,
+// bounded in count and age. Descope's signature carries no timestamp or
+// nonce, so an event sent twice (a retry, or a replay by whoever captured a
+// delivery) is byte-identical: remembering it lets the second one change
+// nothing. Beyond the window, replays are still harmless, because jobs
+// re-read the user from Descope instead of trusting the payload. With
+// several instances, the Redis implementation shares the memory.
+type MemoryMarks struct {
+	mu   sync.Mutex
+	seen *expirable.LRU[string, struct{}]
 }
 
-func newDeliveries(size int, window time.Duration) *deliveries {
-	return &deliveries{seen: expirable.NewLRU[[sha256.Size]byte, struct{}](size, nil, window)}
+var _ EventMarks = (*MemoryMarks)(nil)
+
+// NewMemoryMarks remembers up to size events for window each.
+func NewMemoryMarks(size int, window time.Duration) *MemoryMarks {
+	return &MemoryMarks{seen: expirable.NewLRU[string, struct{}](size, nil, window)}
 }
 
-// handled reports whether a delivery with this digest was handled within
-// the window.
-func (d *deliveries) handled(sum [sha256.Size]byte) bool {
-	_, ok := d.seen.Peek(sum)
-	return ok
+// Claim implements EventMarks.
+func (m *MemoryMarks) Claim(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.seen.Peek(key); ok {
+		return false, nil
+	}
+	m.seen.Add(key, struct{}{})
+	return true, nil
 }
 
-// remember records a delivery once it has been handled. Failed deliveries
-// are never remembered, so Descope's retry of one is processed afresh.
-func (d *deliveries) remember(sum [sha256.Size]byte) {
-	d.seen.Add(sum, struct{}{})
+// Release implements EventMarks.
+func (m *MemoryMarks) Release(_ context.Context, key string) error {
+	m.seen.Remove(key)
+	return nil
 }

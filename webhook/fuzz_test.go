@@ -51,26 +51,42 @@ func FuzzParseAuditDelivery(f *testing.F) {
 	}
 	c := AuditConfig{ProjectID: "P1", Log: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		events, err := parseAuditDelivery(body)
+		records, err := splitAuditDelivery(body)
 		if err != nil {
 			if code := bridge.CodeOf(err); code != bridge.CodeBadRequest {
 				t.Fatalf("refusal with code %s, want bad_request", code)
 			}
 			return
 		}
-		for _, e := range events {
-			if e.Action == "" {
-				t.Fatal("accepted an event with no action")
+		for _, raw := range records {
+			e, act, err := readAuditRecord(raw)
+			if !act {
+				if err != nil {
+					t.Fatalf("an ignored record failed: %v", err)
+				}
+				continue
+			}
+			if err != nil {
+				if code := bridge.CodeOf(err); code != bridge.CodeBadRequest {
+					t.Fatalf("malformed record with code %s, want bad_request", code)
+				}
+				continue
+			}
+			if !userActions[e.Action] && !roleActions[e.Action] {
+				t.Fatalf("acted on %q", e.Action)
+			}
+			if e.key == "" {
+				t.Fatal("an event with no dedupe key")
 			}
 			for _, id := range e.UserIDs {
 				if id == "" || len(id) > maxUserIDBytes {
 					t.Fatalf("accepted a user ID of %d bytes", len(id))
 				}
 			}
-		}
-		for _, o := range c.plan(t.Context(), events) {
-			if o.userID == "" {
-				t.Fatal("planned an operation with no user")
+			for _, j := range c.jobs(t.Context(), e) {
+				if j.Kind == bridge.JobUser && j.UserID == "" {
+					t.Fatal("a user job with no user")
+				}
 			}
 		}
 	})

@@ -19,6 +19,17 @@ type Users struct {
 	users map[string]bridge.DescopeUser
 	// Err, when set, is returned by every LoadUser.
 	Err error
+	// failNext LoadUser calls fail with failErr.
+	failNext int
+	failErr  error
+}
+
+// FailNext makes the next n LoadUser calls fail with err, as a Descope that
+// answers 429 or 503 for a while.
+func (s *Users) FailNext(n int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext, s.failErr = n, err
 }
 
 var _ bridge.UserLoader = (*Users)(nil)
@@ -52,6 +63,10 @@ func (s *Users) LoadUser(_ context.Context, userID string) (*bridge.DescopeUser,
 	defer s.mu.Unlock()
 	if s.Err != nil {
 		return nil, s.Err
+	}
+	if s.failNext > 0 {
+		s.failNext--
+		return nil, s.failErr
 	}
 	u, ok := s.users[userID]
 	if !ok {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/bridge/bridgetest"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 )
 
@@ -21,20 +23,10 @@ func (x *mintingExchanger) Exchange(ctx context.Context, token string) (*bridge.
 	return &bridge.Result{Token: "custom", UID: "fb-U2life", ExpiresAt: time.Now().Add(time.Hour)}, nil
 }
 
-// lifecycleResult is an in-memory webhook.Lifecycle answering err.
-type lifecycleResult struct{ err error }
-
-func (l lifecycleResult) UserDeleted(context.Context, string, []string) (bridge.Outcome, error) {
-	return bridge.OutcomeDisabled, l.err
-}
-
-func (l lifecycleResult) UserModified(context.Context, string, []string, bool) (bridge.Outcome, error) {
-	return bridge.OutcomeRevoked, l.err
-}
-
-// A lifecycle event about a user drops that user's cached exchanges, named
-// by the Descope user ID even when the mapping gave another Firebase UID.
-func TestLifecycleEventsInvalidateTheExchangeCache(t *testing.T) {
+// A lifecycle job about a user drops that user's cached exchanges, named
+// by the Descope user ID even when the mapping gave another Firebase UID,
+// whether the job succeeds or fails.
+func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject})
 	require.NoError(t, err)
 	tok, err := stub.MintSession(descopestub.Session{UserID: "U2life"})
@@ -42,47 +34,48 @@ func TestLifecycleEventsInvalidateTheExchangeCache(t *testing.T) {
 	other, err := stub.MintSession(descopestub.Session{UserID: "U2other"})
 	require.NoError(t, err)
 
-	events := map[string]func(cacheInvalidating) error{
-		"a deletion": func(l cacheInvalidating) error {
-			_, err := l.UserDeleted(context.Background(), "U2life", nil)
-			return err
-		},
-		"a modification": func(l cacheInvalidating) error {
-			_, err := l.UserModified(context.Background(), "U2life", nil, false)
-			return err
-		},
-	}
-	for name, event := range events {
-		for _, failing := range []bool{false, true} {
-			label := name + " drops the user's cached exchange"
-			var lerr error
-			if failing {
-				label, lerr = name+" that fails part-way still drops the user's cached exchange", errors.New("firebase unavailable")
-			}
-			t.Run(label, func(t *testing.T) {
-				inner := &mintingExchanger{}
-				cache, err := bridge.NewExchangeCache(inner, bridge.CacheConfig{Size: 8, TTL: time.Minute})
-				require.NoError(t, err)
-				for _, s := range []string{tok, other} {
-					_, err := cache.Exchange(context.Background(), s)
-					require.NoError(t, err)
-				}
-				require.Equal(t, 2, inner.minted)
-
-				assert.Equal(t, lerr, event(cacheInvalidating{Lifecycle: lifecycleResult{err: lerr}, cache: cache}))
-
-				_, err = cache.Exchange(context.Background(), tok)
-				require.NoError(t, err)
-				assert.Equal(t, 3, inner.minted, "the user's session is minted anew")
-				_, err = cache.Exchange(context.Background(), other)
-				require.NoError(t, err)
-				assert.Equal(t, 3, inner.minted, "another user's entry stays")
-			})
+	for _, failing := range []bool{false, true} {
+		label := "a job drops the user's cached exchange"
+		if failing {
+			label = "a job that fails still drops the user's cached exchange"
 		}
+		t.Run(label, func(t *testing.T) {
+			inner := &mintingExchanger{}
+			cache, err := bridge.NewExchangeCache(inner, bridge.CacheConfig{Size: 8, TTL: time.Minute})
+			require.NoError(t, err)
+			for _, s := range []string{tok, other} {
+				_, err := cache.Exchange(context.Background(), s)
+				require.NoError(t, err)
+			}
+			require.Equal(t, 2, inner.minted)
+
+			users := bridgetest.NewUsers()
+			if failing {
+				users.Err = bridge.Wrap(bridge.CodeUpstream, errors.New("descope unavailable"), "loading descope user")
+			}
+			l := &lifecycle{log: discardLogger(), cache: cache, uc: &bridge.Lifecycle{
+				ProjectID: testProject, Users: users, Accounts: bridgetest.NewAccounts(),
+				Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+			}}
+			err = l.handle(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U2life"})
+			assert.Equal(t, failing, err != nil)
+
+			_, err = cache.Exchange(context.Background(), tok)
+			require.NoError(t, err)
+			assert.Equal(t, 3, inner.minted, "the user's session is minted anew")
+			_, err = cache.Exchange(context.Background(), other)
+			require.NoError(t, err)
+			assert.Equal(t, 3, inner.minted, "another user's entry stays")
+		})
 	}
 }
 
-func TestLifecycleEventsWithTheCacheOff(t *testing.T) {
-	l := cacheInvalidating{Lifecycle: lifecycleResult{}}
-	assert.NotPanics(t, func() { _, _ = l.UserModified(context.Background(), "U2life", nil, true) })
+func TestLifecycleJobsWithTheCacheOff(t *testing.T) {
+	l := &lifecycle{log: discardLogger(), uc: &bridge.Lifecycle{
+		ProjectID: testProject, Users: bridgetest.NewUsers(), Accounts: bridgetest.NewAccounts(),
+		Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+	}}
+	assert.NotPanics(t, func() { _ = l.handle(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U2life"}) })
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -165,9 +165,26 @@ type Config struct {
 	// LoginExceedMaxAttempts.
 	AuditWebhookRevokeOnMaxAttempts bool `envconfig:"AUDIT_WEBHOOK_REVOKE_ON_MAX_ATTEMPTS" default:"true"`
 	// AuditWebhookDedupeWindow and AuditWebhookDedupeSize bound the memory
-	// of handled deliveries, by which a repeated one changes nothing.
+	// of accepted audit events, by which a repeated one changes nothing.
 	AuditWebhookDedupeWindow time.Duration `envconfig:"AUDIT_WEBHOOK_DEDUPE_WINDOW" default:"1h"`
 	AuditWebhookDedupeSize   int           `envconfig:"AUDIT_WEBHOOK_DEDUPE_SIZE" default:"10000"`
+
+	// LifecycleQueueSize bounds the users waiting for a lifecycle sync;
+	// a delivery that does not fit is answered 503 so Descope retries.
+	LifecycleQueueSize int `envconfig:"LIFECYCLE_QUEUE_SIZE" default:"50000"`
+	// LifecycleWorkers is how many users are synced at once.
+	LifecycleWorkers int `envconfig:"LIFECYCLE_WORKERS" default:"8"`
+	// LifecycleDescopeRPS and LifecycleFirebaseRPS hold background work
+	// (lifecycle jobs and reconcile) to a rate of management calls per
+	// upstream; 0 is no limit.
+	LifecycleDescopeRPS  float64 `envconfig:"LIFECYCLE_DESCOPE_RPS" default:"50"`
+	LifecycleFirebaseRPS float64 `envconfig:"LIFECYCLE_FIREBASE_RPS" default:"200"`
+	// LifecycleMaxAttempts is how often a job is tried before it is
+	// dropped (logged and counted; reconcile repairs it).
+	LifecycleMaxAttempts int `envconfig:"LIFECYCLE_MAX_ATTEMPTS" default:"5"`
+	// LifecycleRoleFanOutMax caps the users one role or permission event
+	// re-syncs; reconcile converges the rest.
+	LifecycleRoleFanOutMax int `envconfig:"LIFECYCLE_ROLE_FANOUT_MAX" default:"10000"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -245,6 +262,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ResolvePermissions && c.DescopeManagementKey == "" {
 		return errors.New("config: DESCOPE_RESOLVE_PERMISSIONS reads Descope's role table and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
+	}
+	if c.LifecycleQueueSize < 1 || c.LifecycleWorkers < 1 || c.LifecycleMaxAttempts < 1 || c.LifecycleRoleFanOutMax < 1 {
+		return errors.New("config: LIFECYCLE_QUEUE_SIZE, LIFECYCLE_WORKERS, LIFECYCLE_MAX_ATTEMPTS and LIFECYCLE_ROLE_FANOUT_MAX must each be at least 1")
+	}
+	if c.LifecycleDescopeRPS < 0 || c.LifecycleFirebaseRPS < 0 {
+		return errors.New("config: LIFECYCLE_DESCOPE_RPS and LIFECYCLE_FIREBASE_RPS must be 0 (no limit) or more")
 	}
 	if c.KeysRefreshInterval < 10*time.Second {
 		return errors.New("config: DESCOPE_KEYS_REFRESH_INTERVAL must be at least 10s")

@@ -1,6 +1,7 @@
 // Command bridge serves the Descope → Firebase token exchange. It is the
 // composition root: it reads config, builds the adapters and routes, and runs
-// the server until SIGINT or SIGTERM.
+// the server until SIGINT or SIGTERM. `bridge reconcile` runs the repair
+// path instead (see reconcile.go).
 package main
 
 import (
@@ -16,6 +17,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "reconcile" {
+		if err := runReconcile(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, errReconcileErrors) {
+			os.Exit(1)
+		} else if err != nil {
+			fmt.Fprintln(os.Stderr, "bridge reconcile:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(ctx, os.Stdout); errors.Is(err, errLoggedShutdown) {
 		os.Exit(1)
 	} else if err != nil {

@@ -47,6 +47,8 @@ type service struct {
 	// draining is set on SIGTERM: /readyz fails and answers close their
 	// connections (see shutdown).
 	draining *atomic.Bool
+	// lifecycle is background lifecycle sync, nil without the audit route.
+	lifecycle *lifecycle
 }
 
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
@@ -193,7 +195,10 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
 		trustedProxies: cfg.TrustedProxyHops,
 	}
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, verifier, fbc, cache, roles)
+	if cfg.auditWebhookEnabled() {
+		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache)
+	}
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, roles, s.lifecycle)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -210,7 +215,7 @@ var errDraining = errors.New("shutting down")
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
 func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
-	verifier *descope.Verifier, fbc *firebase.Client, cache *bridge.ExchangeCache, roles *descope.Roles) (externalToken, audit http.Handler) {
+	roles *descope.Roles, lc *lifecycle) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
 		for _, gap := range x.Mapping.ConnectorGaps() {
 			log.Warn("this gate refuses connector calls that lack what it reads (Descope's user record has no amr and no dct); "+
@@ -234,18 +239,11 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 		log.Info("audit route enabled", "route", "/webhook/audit",
 			"authentication", cfg.auditSecrets().Types())
 		audit = webhook.HandleAudit(webhook.AuditConfig{
-			ProjectID: cfg.DescopeProjectID,
-			Secrets:   cfg.auditSecrets(),
-			Lifecycle: cacheInvalidating{cache: cache, Lifecycle: &bridge.Lifecycle{
-				ProjectID:      cfg.DescopeProjectID,
-				Users:          descope.NewUsers(verifier.SDK()).WithPermissions(),
-				Accounts:       fbc.Accounts(),
-				Identities:     x,
-				DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
-			}},
+			ProjectID:           cfg.DescopeProjectID,
+			Secrets:             cfg.auditSecrets(),
+			Queue:               lc.queue,
+			Marks:               webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow),
 			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
-			DedupeSize:          cfg.AuditWebhookDedupeSize,
-			DedupeWindow:        cfg.AuditWebhookDedupeWindow,
 			Log:                 log,
 			Metrics:             m,
 		})
@@ -282,6 +280,15 @@ func (s *service) serve(ctx context.Context) error {
 	defer stopBG()
 	go s.warmUp(bg)
 
+	// Lifecycle workers outlive the run context: on SIGTERM they finish
+	// queued jobs within the shutdown budget (see shutdown).
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	workersDone := make(chan int, 1)
+	if s.lifecycle != nil {
+		go func() { workersDone <- s.lifecycle.run(workers) }()
+	}
+
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.DescopeProjectID,
 		"firebase_project", s.cfg.FirebaseProjectID)
@@ -292,7 +299,7 @@ func (s *service) serve(ctx context.Context) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	return s.shutdown(ctx, servers, ln)
+	return s.shutdown(ctx, servers, ln, stopWorkers, workersDone)
 }
 
 // errLoggedShutdown is returned when shutdown had to cut connections; the
@@ -311,10 +318,23 @@ var errLoggedShutdown = errors.New("shutdown cut off open connections")
 // The listener closes first, not last, because a listener closed while
 // clients connect resets the connections in its backlog, whose requests
 // are already written.
-func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.Listener) error {
+func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.Listener,
+	stopWorkers context.CancelFunc, workersDone <-chan int) error {
 	start := time.Now()
 	s.draining.Store(true)
 	_ = ln.Close()
+	// Lifecycle workers stop taking new deliveries now and finish the
+	// queue in the background, until shortly before the budget ends.
+	lifecycleDone := make(chan struct{})
+	if s.lifecycle != nil {
+		go func() {
+			defer close(lifecycleDone)
+			s.lifecycle.drain(start.Add(s.cfg.ShutdownTimeout-500*time.Millisecond), stopWorkers, workersDone)
+		}()
+	} else {
+		close(lifecycleDone)
+	}
+	defer func() { <-lifecycleDone }()
 	s.log.Info("shutting down: draining", "drain", s.cfg.ShutdownDrain.String(),
 		"timeout", s.cfg.ShutdownTimeout.String())
 	time.Sleep(s.cfg.ShutdownDrain)

@@ -1,0 +1,283 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// UserPager pages through every Descope user.
+type UserPager interface {
+	// EachUserPage calls f with each page of users, in a stable order,
+	// until none are left or f fails. total is Descope's count of users,
+	// for progress.
+	EachUserPage(ctx context.Context, f func(users []*DescopeUser, total int) error) error
+}
+
+// AccountLister walks the Firebase accounts of the project.
+type AccountLister interface {
+	EachAccount(ctx context.Context, f func(ref AccountRef, acct *Account) error) error
+}
+
+// ReconcileReport is what a reconcile run found and did. It is printed as
+// one JSON line, the last of the command's output.
+type ReconcileReport struct {
+	DryRun bool `json:"dryRun"`
+	// Scanned counts Descope users read.
+	Scanned int `json:"scanned"`
+	// Accounts counts Firebase accounts walked.
+	Accounts int `json:"accounts"`
+	// Changed counts accounts changed (or, in a dry run, that would be).
+	Changed int `json:"changed"`
+	// Changes counts them by kind: disabled, enabled, revoked, synced,
+	// deleted (Descope user gone, account ended).
+	Changes map[string]int `json:"changes"`
+	// Unchanged counts accounts already in step; NoAccount, Descope users
+	// who never signed in through the bridge.
+	Unchanged int `json:"unchanged"`
+	NoAccount int `json:"noAccount"`
+	// Unmanaged counts Firebase accounts that carry no marker and match no
+	// Descope user: not the bridge's, left alone.
+	Unmanaged int `json:"unmanaged"`
+	// Errors counts users or accounts that could not be converged; each is
+	// logged. Skipped counts users the mapping cannot place (no valid UID,
+	// unmapped tenant): no run can fix those.
+	Errors  int `json:"errors"`
+	Skipped int `json:"skipped"`
+	// Migration is the migration report, with --migration-report.
+	Migration *MigrationReport `json:"migration,omitempty"`
+	Seconds   float64          `json:"seconds"`
+}
+
+// MigrationReport says, before users sign in, what migration mode will do
+// with each Descope user: link to an existing Firebase account by verified
+// email, refuse (by reason: the error code an exchange would get), or
+// create a new account.
+type MigrationReport struct {
+	Link    int            `json:"link"`
+	New     int            `json:"new"`
+	Refused map[string]int `json:"refused"`
+}
+
+// ReconcileProgress is a progress report, sent every few seconds.
+type ReconcileProgress struct {
+	Scanned, Total int
+	Elapsed        time.Duration
+}
+
+// Reconciler is the repair path beside lifecycle events: it converges every
+// Firebase account the bridge manages with Descope, as a lifecycle event
+// would, whatever deliveries were missed. It is idempotent: a second run
+// right after the first changes nothing.
+type Reconciler struct {
+	Lifecycle *Lifecycle
+	Users     UserPager
+	Accounts  AccountLister
+	// Mapping places users without the migration look-up, to tell a link
+	// from a new account in the migration report.
+	Mapping *Mapping
+	// MigrationReport adds the report; it needs Lifecycle.Identities to be
+	// an Exchanger with a Migrator.
+	MigrationReport bool
+	DryRun          bool
+	// Concurrency bounds the users converged at once (default 8).
+	Concurrency int
+	// Progress, when set, is called every ProgressEvery (default 2 s).
+	Progress      func(ReconcileProgress)
+	ProgressEvery time.Duration
+	// Failed, when set, is told of each user or account that failed.
+	Failed func(what string, err error)
+}
+
+// Run reconciles once and reports.
+func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
+	start := time.Now()
+	rep := &ReconcileReport{DryRun: r.DryRun, Changes: map[string]int{}}
+	if r.MigrationReport {
+		rep.Migration = &MigrationReport{Refused: map[string]int{}}
+	}
+	var mu sync.Mutex
+	// known are the accounts of Descope users (by UID and tenant), and
+	// users the Descope user IDs seen: a marked account outside both is an
+	// orphan, unless Descope still has its user (created mid-run).
+	known := map[AccountRef]bool{}
+	users := map[string]bool{}
+	record := func(f func()) { mu.Lock(); f(); mu.Unlock() }
+
+	every := r.ProgressEvery
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	lastProgress := time.Now()
+	conc := r.Concurrency
+	if conc <= 0 {
+		conc = 8
+	}
+	err := r.Users.EachUserPage(ctx, func(page []*DescopeUser, total int) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(conc)
+		for _, u := range page {
+			g.Go(func() error {
+				r.reconcileUser(gctx, u, rep, record, known)
+				return nil
+			})
+			record(func() { users[u.UserID] = true })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		rep.Scanned += len(page)
+		if r.Progress != nil && time.Since(lastProgress) >= every {
+			lastProgress = time.Now()
+			r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: total, Elapsed: time.Since(start)})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Progress != nil {
+		r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: rep.Scanned, Elapsed: time.Since(start)})
+	}
+
+	// Orphans: marked accounts whose Descope user is gone.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	err = r.Accounts.EachAccount(ctx, func(ref AccountRef, acct *Account) error {
+		rep.Accounts++
+		if known[ref] {
+			return nil
+		}
+		userID, marked := acct.Claims[MarkerClaim].(string)
+		if !marked || userID == "" {
+			rep.Unmanaged++
+			return nil
+		}
+		if users[userID] {
+			// The user exists but now maps elsewhere (a changed
+			// mapping); not an orphan, and not ours to end.
+			rep.Unmanaged++
+			return nil
+		}
+		g.Go(func() error {
+			out, err := r.endOrphan(gctx, userID, ref, acct)
+			record(func() { r.count(rep, out, err, "account "+ref.UID) })
+			return nil
+		})
+		return gctx.Err()
+	})
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// reconcileUser converges u's account, if it has one.
+func (r *Reconciler) reconcileUser(ctx context.Context, u *DescopeUser, rep *ReconcileReport, record func(func()), known map[AccountRef]bool) {
+	l := r.Lifecycle
+	s := u.Session(l.ProjectID)
+	if rep.Migration != nil {
+		r.classify(ctx, s, rep, record)
+	}
+	id, err := l.Identities.Resolve(ctx, s)
+	if err != nil {
+		record(func() { r.count(rep, "", err, "user "+u.UserID) })
+		return
+	}
+	ref := AccountRef{UID: id.UID, TenantID: id.TenantID}
+	record(func() { known[ref] = true })
+	out, err := l.sync(ctx, u, false)
+	record(func() { r.count(rep, out, err, "user "+u.UserID) })
+}
+
+// endOrphan ends a marked account whose Descope user the scan did not see,
+// once Descope confirms the user is gone.
+func (r *Reconciler) endOrphan(ctx context.Context, userID string, ref AccountRef, acct *Account) (Outcome, error) {
+	l := r.Lifecycle
+	_, err := l.Users.LoadUser(ctx, userID)
+	switch {
+	case err == nil:
+		return OutcomeUnchanged, nil // created since the scan began
+	case !errors.Is(err, ErrUserNotFound):
+		return "", err
+	}
+	return l.endResolved(ctx, ref, acct)
+}
+
+// classify adds s to the migration report.
+func (r *Reconciler) classify(ctx context.Context, s *Session, rep *ReconcileReport, record func(func())) {
+	id, err := r.Lifecycle.Identities.Resolve(ctx, s)
+	if err != nil {
+		if Retryable(err) {
+			return // counted as an error by the sync that follows
+		}
+		record(func() { rep.Migration.Refused[string(CodeOf(err))]++ })
+		return
+	}
+	plain, perr := r.Mapping.Map(s)
+	record(func() {
+		if perr == nil && plain.UID != id.UID {
+			rep.Migration.Link++
+		} else {
+			rep.Migration.New++
+		}
+	})
+}
+
+// count adds one outcome (or failure) to rep; call it under the lock.
+func (r *Reconciler) count(rep *ReconcileReport, out Outcome, err error, what string) {
+	switch {
+	case err != nil && Retryable(err):
+		rep.Errors++
+		if r.Failed != nil {
+			r.Failed(what, err)
+		}
+	case err != nil:
+		rep.Skipped++
+		if r.Failed != nil {
+			r.Failed(what, err)
+		}
+	case out == OutcomeUnchanged:
+		rep.Unchanged++
+	case out == OutcomeNoAccount:
+		rep.NoAccount++
+	default:
+		rep.Changed++
+		rep.Changes[string(out)]++
+	}
+}
+
+// Kinds lists the change kinds of rep in a stable order (for progress
+// lines and tests).
+func (rep *ReconcileReport) Kinds() []string {
+	out := make([]string, 0, len(rep.Changes))
+	for k := range rep.Changes {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DryRunAccounts wraps Accounts so that every write is skipped: a dry run
+// reads everything and reports what it would change.
+type DryRunAccounts struct{ Accounts }
+
+// UpdateAccount implements Accounts; it changes nothing.
+func (DryRunAccounts) UpdateAccount(context.Context, AccountRef, AccountUpdate) error { return nil }
+
+// SetClaims implements Accounts; it changes nothing.
+func (DryRunAccounts) SetClaims(context.Context, AccountRef, map[string]any) error { return nil }
+
+// RevokeSessions implements Accounts; it changes nothing.
+func (DryRunAccounts) RevokeSessions(context.Context, AccountRef) error { return nil }
+
+// DeleteAccount implements Accounts; it changes nothing.
+func (DryRunAccounts) DeleteAccount(context.Context, AccountRef) error { return nil }

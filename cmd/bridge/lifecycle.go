@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/descope"
+	"github.com/dfbridge/dfbridge/firebase"
+	"github.com/dfbridge/dfbridge/metrics"
+)
+
+// lifecycle is background lifecycle sync: the queue audit deliveries feed,
+// and the use case its workers run.
+type lifecycle struct {
+	cfg   *Config
+	log   *slog.Logger
+	m     *metrics.Metrics
+	queue *bridge.MemoryQueue
+	uc    *bridge.Lifecycle
+	cache *bridge.ExchangeCache
+}
+
+// newLifecycle builds lifecycle sync over Descope's management API (held
+// to LIFECYCLE_DESCOPE_RPS) and Firebase's (held to LIFECYCLE_FIREBASE_RPS).
+func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
+	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache) *lifecycle {
+	descopeLimit := bridge.NewLimiter(cfg.LifecycleDescopeRPS)
+	queue := bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
+	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, cache: cache, uc: &bridge.Lifecycle{
+		ProjectID:      cfg.DescopeProjectID,
+		Users:          descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
+		Accounts:       bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)},
+		Identities:     x,
+		DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
+		Roles:          roles.Throttled(descopeLimit),
+		Queue:          queue,
+		FanOutMax:      cfg.LifecycleRoleFanOutMax,
+	}}
+	m.QueueDepth(queue.Depth)
+	// A role edit found by the scheduled reload of the role table (no
+	// role event needed) re-syncs the role's holders too.
+	roles.OnChange(func(names []string) {
+		if err := queue.Enqueue(context.Background(), []bridge.Job{{Kind: bridge.JobRoles, Roles: names}}); err != nil {
+			log.Warn("role change found, but its re-sync could not be queued; reconcile will converge it",
+				"roles", names, "error", err.Error())
+		}
+	})
+	return l
+}
+
+// run runs the workers until the queue is closed and drained or ctx ends;
+// it returns how many jobs were left waiting.
+func (l *lifecycle) run(ctx context.Context) int {
+	retry := bridge.DefaultRetry
+	retry.Attempts = l.cfg.LifecycleMaxAttempts
+	return l.queue.Run(ctx, l.cfg.LifecycleWorkers, retry, l.handle, l.dropped)
+}
+
+// handle runs one job: it converges, drops the user's cached exchanges,
+// and logs and counts the outcome. An error no retry can fix is logged and
+// the job is done; a retryable one is returned for the queue to retry.
+func (l *lifecycle) handle(ctx context.Context, j bridge.Job) error {
+	out, err := l.uc.Run(ctx, j)
+	if j.Kind == bridge.JobUser {
+		l.cache.Invalidate(j.UserID)
+	}
+	attrs := []slog.Attr{slog.String("kind", string(j.Kind)), slog.String("user_id", j.UserID)}
+	switch {
+	case err == nil:
+		l.m.LifecycleJob(string(j.Kind), string(out))
+		l.log.LogAttrs(ctx, slog.LevelInfo, "lifecycle job done", append(attrs, slog.String("outcome", string(out)))...)
+		return nil
+	case errors.Is(err, bridge.ErrFanOutCapped):
+		l.m.LifecycleJob(string(j.Kind), "capped")
+		l.log.LogAttrs(ctx, slog.LevelWarn, "role fan-out capped at LIFECYCLE_ROLE_FANOUT_MAX; reconcile converges the rest",
+			append(attrs, slog.String("error", err.Error()))...)
+		return nil
+	case bridge.Retryable(err):
+		l.m.LifecycleJob(string(j.Kind), "retry")
+		l.log.LogAttrs(ctx, slog.LevelWarn, "lifecycle job failed; retrying", append(attrs, slog.String("error", err.Error()))...)
+		return err
+	default:
+		l.m.LifecycleJob(string(j.Kind), "failed")
+		l.log.LogAttrs(ctx, slog.LevelError, "lifecycle job cannot be applied",
+			append(attrs, slog.String("code", string(bridge.CodeOf(err))), slog.String("error", err.Error()))...)
+		return nil
+	}
+}
+
+// dropped reports a job that failed its last attempt.
+func (l *lifecycle) dropped(j bridge.Job, err error) {
+	l.m.LifecycleJob(string(j.Kind), "dropped")
+	l.log.Error("lifecycle job dropped after its last attempt; reconcile repairs it",
+		"kind", string(j.Kind), "user_id", j.UserID, "attempts", l.cfg.LifecycleMaxAttempts, "error", err.Error())
+}
+
+// drain stops the queue taking jobs and lets the workers finish what is
+// queued until deadline; what is left is logged for reconcile.
+func (l *lifecycle) drain(deadline time.Time, stopWorkers context.CancelFunc, done <-chan int) {
+	l.queue.Close()
+	select {
+	case left := <-done:
+		l.log.Info("lifecycle queue drained", "left", left)
+	case <-time.After(time.Until(deadline)):
+		stopWorkers()
+		left := <-done
+		l.log.Warn("lifecycle jobs left at shutdown; the next reconcile repairs them", "left", left)
+	}
+}
