@@ -20,7 +20,13 @@ STACK_ORIGINS=http://127.0.0.1:$WEB_PAGE_PORT
 trap stack_down EXIT
 
 emulator/authemu/start.sh "$emu"
+# A second emulator for the tests that walk every account (reconcile), so
+# the accounts of tests running beside them stay out of their counts.
+iso=${DFBRIDGE_TEST_ISOLATED_EMULATOR:-127.0.0.1:$((port + 10))}
+emulator/authemu/start.sh "$iso"
+trap 'emulator/authemu/stop.sh "$iso" || true; stack_down' EXIT
 export FIREBASE_AUTH_EMULATOR_HOST=$emu
+export DFBRIDGE_ISOLATED_EMULATOR=$iso
 export DFBRIDGE_REQUIRE_EMULATOR=1
 
 echo "== go vet"

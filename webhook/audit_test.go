@@ -2,8 +2,8 @@ package webhook_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"

@@ -11,9 +11,11 @@ import (
 
 	"firebase.google.com/go/v4/auth"
 	sdk "github.com/descope/go-sdk/descope"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/emulator/authemu"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
@@ -41,6 +43,17 @@ func (s *stack) deliver(t *testing.T, path, secret string, body []byte) apiRespo
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// deliverAndSettle delivers an audit body, checks it is accepted, and
+// waits until the background jobs it queued have run.
+func (s *stack) deliverAndSettle(t *testing.T, body []byte) {
+	t.Helper()
+	resp := s.deliver(t, "/webhook/audit", auditSecret, body)
+	require.Equal(t, http.StatusAccepted, resp.Status, "body: %s", resp.Body)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, s.svc.lifecycle.queue.WaitIdle(ctx))
 }
 
 // signIn exchanges a Descope session at the bridge and signs in to the Auth
@@ -91,9 +104,8 @@ func TestUserDeletedEndsTheFirebaseSession(t *testing.T) {
 		Action: "UserDeleted", UserID: userID, LoginIDs: []string{userID + "@example.com"}, ActorID: "K2mgmtkey",
 	})
 	require.NoError(t, err)
-	resp := s.deliver(t, "/webhook/audit", auditSecret, delivery)
-	require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
-	assert.Equal(t, map[string]any{"disabled": float64(1)}, resp.json(t)["outcomes"])
+	s.deliverAndSettle(t, delivery)
+	assert.Equal(t, float64(1), testutil.ToFloat64(s.svc.metrics.LifecycleJobs.WithLabelValues("user", "disabled")))
 
 	t.Run("a fresh bridge token from the still-valid session fails with USER_DISABLED", func(t *testing.T) {
 		_, err := s.signIn(t, emu, session)
@@ -115,7 +127,7 @@ func TestUserDeletedEndsTheFirebaseSession(t *testing.T) {
 	})
 	t.Run("a replayed delivery is answered and changes nothing", func(t *testing.T) {
 		resp := s.deliver(t, "/webhook/audit", auditSecret, delivery)
-		require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
+		require.Equal(t, http.StatusAccepted, resp.Status, "body: %s", resp.Body)
 		assert.Equal(t, "duplicate", resp.json(t)["status"])
 		u, err := fb.GetUser(ctx, userID)
 		require.NoError(t, err)
@@ -153,11 +165,10 @@ func TestUserModifiedRemovingARoleChangesTheClaims(t *testing.T) {
 		// The payload is not trusted for state: this stale "change" is ignored.
 		Data: map[string]any{"Change": map[string]any{"roleNames": []string{"admin", "editor"}}}})
 	require.NoError(t, err)
-	resp := s.deliver(t, "/webhook/audit", auditSecret, delivery)
-	require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
-	assert.Equal(t, map[string]any{"revoked": float64(1)}, resp.json(t)["outcomes"])
+	s.deliverAndSettle(t, delivery)
+	assert.Equal(t, float64(1), testutil.ToFloat64(s.svc.metrics.LifecycleJobs.WithLabelValues("user", "revoked")))
 
-	want := map[string]any{"roles": []any{"editor"}, "permissions": []any{"docs.write"}}
+	want := map[string]any{"roles": []any{"editor"}, "permissions": []any{"docs.write"}, bridge.MarkerClaim: userID}
 	t.Run("the account's persistent custom claims are the new mapping", func(t *testing.T) {
 		u, err := fb.GetUser(ctx, userID)
 		require.NoError(t, err)
@@ -184,9 +195,8 @@ func TestUserModifiedRemovingARoleChangesTheClaims(t *testing.T) {
 	t.Run("a second delivery of the same state changes nothing", func(t *testing.T) {
 		again, err := s.stub.AuditDelivery(descopestub.AuditEvent{Action: "UserModified", UserID: userID})
 		require.NoError(t, err)
-		resp := s.deliver(t, "/webhook/audit", auditSecret, again)
-		require.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
-		assert.Equal(t, map[string]any{"unchanged": float64(1)}, resp.json(t)["outcomes"])
+		s.deliverAndSettle(t, again)
+		assert.Equal(t, float64(1), testutil.ToFloat64(s.svc.metrics.LifecycleJobs.WithLabelValues("user", "unchanged")))
 	})
 }
 
@@ -294,4 +304,54 @@ func TestWebhookConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A role's permissions edited at Descope reach the persistent claims of
+// every holder: the permission event names no role, so the bridge refreshes
+// the role table, finds the role that changed, pages Descope's user search
+// for its holders and re-syncs each; a user without the role is untouched.
+func TestRoleEventUpdatesEveryHoldersClaims(t *testing.T) {
+	emu := authemu.ForTest(t)
+	s := startStack(t, emu.Host, nil, map[string]string{"AUDIT_WEBHOOK_HMAC_SECRETS": auditSecret})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fb := s.svc.firebase.Auth()
+
+	role, other := uniqueUser("rEditor"), uniqueUser("rViewer")
+	s.stub.PutRole(sdk.Role{Name: role, PermissionNames: []string{"docs.read"}})
+	s.stub.PutRole(sdk.Role{Name: other, PermissionNames: []string{"docs.list"}})
+	holders := []string{uniqueUser("Uholder1"), uniqueUser("Uholder2"), uniqueUser("Uholder3")}
+	bystander := uniqueUser("Ubystander")
+	for _, id := range append(append([]string{}, holders...), bystander) {
+		r := role
+		if id == bystander {
+			r = other
+		}
+		s.stub.PutUser(sdk.UserResponse{UserID: id, LoginIDs: []string{id}, RoleNames: []string{r}, Status: "enabled"})
+		_, err := s.signIn(t, emu, s.session(t, descopestub.Session{UserID: id, Roles: []string{r}}))
+		require.NoError(t, err)
+	}
+	deliverAndSettle := func(events ...descopestub.AuditEvent) {
+		t.Helper()
+		body, err := s.stub.AuditDelivery(events...)
+		require.NoError(t, err)
+		s.deliverAndSettle(t, body)
+	}
+	// A first role event loads the table and syncs the role it names.
+	deliverAndSettle(descopestub.AuditEvent{Action: "RoleModified", Data: map[string]any{"roleName": other}})
+	u, err := fb.GetUser(ctx, bystander)
+	require.NoError(t, err)
+	assert.Equal(t, []any{"docs.list"}, u.CustomClaims["permissions"], "the named role's holder is synced")
+
+	s.stub.PutRole(sdk.Role{Name: role, PermissionNames: []string{"docs.read", "docs.write"}})
+	deliverAndSettle(descopestub.AuditEvent{Action: "PermissionCreated", Data: map[string]any{"permissionName": "docs.write"}})
+	for _, id := range holders {
+		u, err := fb.GetUser(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, []any{"docs.read", "docs.write"}, u.CustomClaims["permissions"], "%s carries the edited role's permissions", id)
+		assert.Equal(t, []any{role}, u.CustomClaims["roles"])
+	}
+	u, err = fb.GetUser(ctx, bystander)
+	require.NoError(t, err)
+	assert.Equal(t, []any{"docs.list"}, u.CustomClaims["permissions"], "a user without the role is untouched")
 }

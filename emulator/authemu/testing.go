@@ -49,3 +49,24 @@ func WaitPastIssuedSecond(t testing.TB, idToken string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// ForIsolatedTest is ForTest for a test that walks or changes every account
+// of the project (reconcile): it uses the Auth emulator named by
+// DFBRIDGE_ISOLATED_EMULATOR, which no other test shares.
+func ForIsolatedTest(t testing.TB) *Client {
+	t.Helper()
+	host := os.Getenv("DFBRIDGE_ISOLATED_EMULATOR")
+	if host == "" {
+		if os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1" {
+			t.Fatal("DFBRIDGE_ISOLATED_EMULATOR is not set but DFBRIDGE_REQUIRE_EMULATOR=1")
+		}
+		t.Skip("DFBRIDGE_ISOLATED_EMULATOR not set; run via scripts/test.sh to use a second Auth emulator")
+	}
+	c := New(host, ProjectID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("auth emulator at %s does not answer: %v", host, err)
+	}
+	return c
+}
