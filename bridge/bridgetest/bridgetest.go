@@ -218,3 +218,38 @@ func roundTrip(claims map[string]any) map[string]any {
 	}
 	return out
 }
+
+// EachAccount implements bridge.AccountLister, in no particular order.
+func (a *Accounts) EachAccount(ctx context.Context, f func(ref bridge.AccountRef, acct *bridge.Account) error) error {
+	a.mu.Lock()
+	refs := make([]bridge.AccountRef, 0, len(a.accounts))
+	accts := make([]bridge.Account, 0, len(a.accounts))
+	for ref, acct := range a.accounts {
+		refs = append(refs, ref)
+		accts = append(accts, acct.Account)
+	}
+	a.mu.Unlock()
+	for i := range refs {
+		if err := f(refs[i], &accts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachUserPage implements bridge.UserPager, in pages of two users.
+func (s *Users) EachUserPage(ctx context.Context, f func(users []*bridge.DescopeUser, total int) error) error {
+	s.mu.Lock()
+	all := make([]*bridge.DescopeUser, 0, len(s.users))
+	for _, u := range s.users {
+		cp := u
+		all = append(all, &cp)
+	}
+	s.mu.Unlock()
+	for i := 0; i < len(all); i += 2 {
+		if err := f(all[i:min(i+2, len(all))], len(all)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
