@@ -51,3 +51,50 @@ func (v limitedVerifier) Verify(ctx context.Context, token string) (*Session, er
 	}
 	return s, nil
 }
+
+// ExchangeLimiter admits one exchange by a verified user from a client
+// address against limits shared by every instance (Redis). scope names the
+// limit that refused: "client" or "user".
+type ExchangeLimiter interface {
+	AllowExchange(ctx context.Context, client, userID string) (ok bool, retryAfter time.Duration, scope string)
+}
+
+type clientAddrKey struct{}
+
+// WithClientAddr records the address a request is limited by, for limits
+// checked after verification.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, addr)
+}
+
+// ClientAddr is the address WithClientAddr recorded, or "".
+func ClientAddr(ctx context.Context) string {
+	s, _ := ctx.Value(clientAddrKey{}).(string)
+	return s
+}
+
+// LimitExchanges returns a Verifier that admits each verified session
+// through l: the per-address and per-user limits of every instance at once,
+// checked together once the user is known.
+func LimitExchanges(v Verifier, l ExchangeLimiter) Verifier {
+	return sharedLimitVerifier{next: v, limit: l}
+}
+
+type sharedLimitVerifier struct {
+	next  Verifier
+	limit ExchangeLimiter
+}
+
+func (v sharedLimitVerifier) Verify(ctx context.Context, token string) (*Session, error) {
+	s, err := v.next.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if ok, wait, scope := v.limit.AllowExchange(ctx, ClientAddr(ctx), s.UserID); !ok {
+		if scope == "client" {
+			return nil, RateLimited(wait, "client is over the shared per-address limit")
+		}
+		return nil, RateLimited(wait, "user "+s.UserID+" is over the shared per-user exchange limit")
+	}
+	return s, nil
+}

@@ -25,7 +25,7 @@ func LimitClients(log *slog.Logger, m *metrics.Metrics, l bridge.Limiter, truste
 				WriteError(w, r, log, bridge.RateLimited(wait, "client "+ip+" is over the per-address limit"))
 				return
 			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(bridge.WithClientAddr(r.Context(), ip)))
 		})
 	}
 }

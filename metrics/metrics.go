@@ -31,6 +31,13 @@ type Metrics struct {
 	CORSRefused prometheus.Counter
 	// LifecycleJobs counts lifecycle jobs run, by kind and outcome.
 	LifecycleJobs *prometheus.CounterVec
+	// RedisFallbacks counts episodes of shared state (Redis) being
+	// unreachable or slow, by what fell back (limits, queue).
+	RedisFallbacks *prometheus.CounterVec
+	// RedisLatency is the latency of Redis calls, by operation.
+	RedisLatency *prometheus.HistogramVec
+	// DeadLetters counts lifecycle jobs moved to the dead-letter stream.
+	DeadLetters prometheus.Counter
 }
 
 // New creates the metrics and registers them, with Go runtime and process
@@ -63,6 +70,19 @@ func New() *Metrics {
 			Name: "dfbridge_lifecycle_jobs_total",
 			Help: "Lifecycle jobs run in the background, by kind (user, roles) and outcome (disabled, revoked, synced, ..., retry, failed).",
 		}, []string{"kind", "outcome"}),
+		RedisFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_redis_fallback_episodes_total",
+			Help: "Episodes of Redis being unreachable or slow, by what fell back: limits (to per-instance limits).",
+		}, []string{"component"}),
+		RedisLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dfbridge_redis_call_duration_seconds",
+			Help:    "Latency of Redis calls by operation (limits, marks, enqueue).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+		}, []string{"op"}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dfbridge_lifecycle_dead_letters_total",
+			Help: "Lifecycle jobs moved to the dead-letter stream after LIFECYCLE_MAX_ATTEMPTS deliveries.",
+		}),
 		CORSRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_cors_preflight_refused_total",
 			Help: "CORS preflights refused because their origin is not in CORS_ALLOWED_ORIGINS.",
@@ -72,7 +92,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
-		m.LifecycleJobs,
+		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters,
 	)
 	return m
 }
@@ -140,5 +160,26 @@ func (m *Metrics) QueueDepth(depth func() int) {
 			Name: "dfbridge_lifecycle_queue_depth",
 			Help: "Lifecycle jobs waiting to run (users, coalesced).",
 		}, func() float64 { return float64(depth()) }))
+	}
+}
+
+// RedisFallback counts one fallback episode of component.
+func (m *Metrics) RedisFallback(component string) {
+	if m != nil {
+		m.RedisFallbacks.WithLabelValues(component).Inc()
+	}
+}
+
+// RedisCall observes one Redis call of op.
+func (m *Metrics) RedisCall(op string, d time.Duration) {
+	if m != nil {
+		m.RedisLatency.WithLabelValues(op).Observe(d.Seconds())
+	}
+}
+
+// DeadLetter counts one job moved to the dead-letter stream.
+func (m *Metrics) DeadLetter() {
+	if m != nil {
+		m.DeadLetters.Inc()
 	}
 }

@@ -182,6 +182,14 @@ type Config struct {
 	// LifecycleMaxAttempts is how often a job is tried before it is
 	// dropped (logged and counted; reconcile repairs it).
 	LifecycleMaxAttempts int `envconfig:"LIFECYCLE_MAX_ATTEMPTS" default:"5"`
+	// RedisURL (redis:// or rediss://, with AUTH in the URL) makes many
+	// instances act as one: shared exchange limits, audit-event memory and
+	// a durable lifecycle queue. Unset, each instance keeps its own.
+	RedisURL string `envconfig:"REDIS_URL"`
+	// LifecycleVisibilityTimeout is how long a job read from the shared
+	// queue may stay unacknowledged before another instance takes it over
+	// (its reader died). Redis only.
+	LifecycleVisibilityTimeout time.Duration `envconfig:"LIFECYCLE_VISIBILITY_TIMEOUT" default:"30s"`
 	// LifecycleRoleFanOutMax caps the users one role or permission event
 	// re-syncs; reconcile converges the rest.
 	LifecycleRoleFanOutMax int `envconfig:"LIFECYCLE_ROLE_FANOUT_MAX" default:"10000"`
@@ -265,6 +273,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LifecycleQueueSize < 1 || c.LifecycleWorkers < 1 || c.LifecycleMaxAttempts < 1 || c.LifecycleRoleFanOutMax < 1 {
 		return errors.New("config: LIFECYCLE_QUEUE_SIZE, LIFECYCLE_WORKERS, LIFECYCLE_MAX_ATTEMPTS and LIFECYCLE_ROLE_FANOUT_MAX must each be at least 1")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return errors.New("config: REDIS_URL must start with redis:// or rediss:// (TLS), e.g. rediss://:PASSWORD@10.0.0.3:6378/0")
+	}
+	if c.LifecycleVisibilityTimeout < time.Second {
+		return errors.New("config: LIFECYCLE_VISIBILITY_TIMEOUT must be at least 1s")
 	}
 	if c.LifecycleDescopeRPS < 0 || c.LifecycleFirebaseRPS < 0 {
 		return errors.New("config: LIFECYCLE_DESCOPE_RPS and LIFECYCLE_FIREBASE_RPS must be 0 (no limit) or more")

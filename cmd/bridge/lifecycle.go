@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+
 	"errors"
+	"github.com/redis/go-redis/v9"
 	"log/slog"
 	"time"
 
@@ -10,26 +12,51 @@ import (
 	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/metrics"
+	"github.com/dfbridge/dfbridge/redisstore"
+	"github.com/dfbridge/dfbridge/webhook"
 )
 
+// jobQueue is a lifecycle queue with its workers: bridge.MemoryQueue for
+// one instance, redisstore.Queue for many.
+type jobQueue interface {
+	bridge.JobQueue
+	Run(ctx context.Context, workers int, retry bridge.Retry, h bridge.JobHandler, failed func(bridge.Job, error)) int
+	Close()
+	Depth() int
+}
+
 // lifecycle is background lifecycle sync: the queue audit deliveries feed,
-// and the use case its workers run.
+// the memory of accepted events, and the use case its workers run.
 type lifecycle struct {
 	cfg   *Config
 	log   *slog.Logger
 	m     *metrics.Metrics
-	queue *bridge.MemoryQueue
+	queue jobQueue
+	marks webhook.EventMarks
 	uc    *bridge.Lifecycle
 	cache *bridge.ExchangeCache
+	// shared is set when the queue is Redis's: a failed job is delivered
+	// again, not dropped.
+	shared bool
 }
 
 // newLifecycle builds lifecycle sync over Descope's management API (held
 // to LIFECYCLE_DESCOPE_RPS) and Firebase's (held to LIFECYCLE_FIREBASE_RPS).
 func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
-	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache) *lifecycle {
+	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache, rdb *redis.Client) *lifecycle {
 	descopeLimit := bridge.NewLimiter(cfg.LifecycleDescopeRPS)
-	queue := bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
-	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, cache: cache, uc: &bridge.Lifecycle{
+	var queue jobQueue
+	var marks webhook.EventMarks
+	if rdb != nil {
+		q := redisstore.NewQueue(rdb, int64(cfg.LifecycleQueueSize), int64(cfg.LifecycleMaxAttempts))
+		q.Visibility, q.Log, q.Metrics = cfg.LifecycleVisibilityTimeout, log, m
+		queue = q
+		marks = &redisstore.Marks{RDB: rdb, TTL: cfg.AuditWebhookDedupeWindow, Metrics: m}
+	} else {
+		queue = bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
+		marks = webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow)
+	}
+	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, shared: rdb != nil, cache: cache, uc: &bridge.Lifecycle{
 		ProjectID:      cfg.DescopeProjectID,
 		Users:          descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
 		Accounts:       bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)},
@@ -55,8 +82,38 @@ func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.E
 // it returns how many jobs were left waiting.
 func (l *lifecycle) run(ctx context.Context) int {
 	retry := bridge.DefaultRetry
+	if l.shared {
+		// Redis delivers a failed job again (up to the max, then it is
+		// dead-lettered): a few tries per delivery are enough.
+		retry.Attempts = 3
+		return l.queue.Run(ctx, l.cfg.LifecycleWorkers, retry, l.handle, l.redelivered)
+	}
 	retry.Attempts = l.cfg.LifecycleMaxAttempts
 	return l.queue.Run(ctx, l.cfg.LifecycleWorkers, retry, l.handle, l.dropped)
+}
+
+// redelivered reports a shared-queue job that failed this delivery.
+func (l *lifecycle) redelivered(j bridge.Job, err error) {
+	l.m.LifecycleJob(string(j.Kind), "redeliver")
+	l.log.Warn("lifecycle job failed this delivery; it is delivered again after LIFECYCLE_VISIBILITY_TIMEOUT",
+		"kind", string(j.Kind), "user_id", j.UserID, "error", err.Error())
+}
+
+// waitIdle waits until no job waits or runs (tests, and the benchmark).
+func (l *lifecycle) waitIdle(ctx context.Context) error {
+	if mq, ok := l.queue.(*bridge.MemoryQueue); ok {
+		return mq.WaitIdle(ctx)
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for l.queue.Depth() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // handle runs one job: it converges, drops the user's cached exchanges,

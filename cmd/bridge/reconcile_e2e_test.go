@@ -147,7 +147,7 @@ func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
 	start = time.Now()
 	resp := s.deliver(t, "/webhook/audit", auditSecret, delivery)
 	require.Equal(t, http.StatusAccepted, resp.Status, "body: %s", resp.Body)
-	require.NoError(t, s.svc.lifecycle.queue.WaitIdle(ctx))
+	require.NoError(t, s.svc.lifecycle.waitIdle(ctx))
 	t.Logf("150 delivered events applied in the background in %v", time.Since(start))
 
 	start = time.Now()

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +22,7 @@ import (
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/ratelimit"
+	"github.com/dfbridge/dfbridge/redisstore"
 	"github.com/dfbridge/dfbridge/webhook"
 )
 
@@ -49,6 +52,8 @@ type service struct {
 	draining *atomic.Bool
 	// lifecycle is background lifecycle sync, nil without the audit route.
 	lifecycle *lifecycle
+	// rdb is the shared state's Redis, nil without REDIS_URL.
+	rdb *redis.Client
 }
 
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
@@ -128,7 +133,23 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	if cfg.DescopeManagementKey != "" {
 		roles = descope.NewRoles(verifier.SDK())
 	}
-	var sessions bridge.Verifier = bridge.LimitUsers(verifier, ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst))
+	var rdb *redis.Client
+	userLimit := ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
+	var sessions bridge.Verifier = bridge.LimitUsers(verifier, userLimit)
+	if cfg.RedisURL != "" {
+		if rdb, err = redisstore.Open(cfg.RedisURL); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		// Both limits are shared by every instance, checked together in
+		// one round trip once the user is known; the per-address limit
+		// also runs per instance before verification, as a cheap shield.
+		limits := redisstore.NewLimits(rdb, cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst,
+			cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
+		limits.Fallback, limits.Log, limits.Metrics = userLimit, log, m
+		sessions = bridge.LimitExchanges(verifier, limits)
+		log.Info("shared state in redis: exchange limits, audit-event memory, lifecycle queue",
+			"addr", rdb.Options().Addr, "tls", rdb.Options().TLSConfig != nil, "pool", rdb.Options().PoolSize)
+	}
 	if cfg.ResolvePermissions {
 		var access bridge.AccessResolver = roles
 		if cfg.authSchema == descope.SchemaNone {
@@ -173,6 +194,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		ready:    make(chan struct{}),
 		draining: &atomic.Bool{},
 		roles:    roles,
+		rdb:      rdb,
 	}
 	deps := routeDeps{
 		log:       log,
@@ -195,8 +217,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
 		trustedProxies: cfg.TrustedProxyHops,
 	}
+	if rdb != nil {
+		deps.readiness = append(deps.readiness, httpapi.ReadinessCheck{Name: "redis", Degraded: true,
+			Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rdb, 200*time.Millisecond) }})
+	}
 	if cfg.auditWebhookEnabled() {
-		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache)
+		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache, rdb)
 	}
 	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, roles, s.lifecycle)
 	s.handler = addRoutes(deps)
@@ -242,7 +268,7 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 			ProjectID:           cfg.DescopeProjectID,
 			Secrets:             cfg.auditSecrets(),
 			Queue:               lc.queue,
-			Marks:               webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow),
+			Marks:               lc.marks,
 			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
 			Log:                 log,
 			Metrics:             m,
@@ -299,7 +325,11 @@ func (s *service) serve(ctx context.Context) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	return s.shutdown(ctx, servers, ln, stopWorkers, workersDone)
+	err = s.shutdown(ctx, servers, ln, stopWorkers, workersDone)
+	if s.rdb != nil {
+		_ = s.rdb.Close()
+	}
+	return err
 }
 
 // errLoggedShutdown is returned when shutdown had to cut connections; the

@@ -53,7 +53,7 @@ func (s *stack) deliverAndSettle(t *testing.T, body []byte) {
 	require.Equal(t, http.StatusAccepted, resp.Status, "body: %s", resp.Body)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	require.NoError(t, s.svc.lifecycle.queue.WaitIdle(ctx))
+	require.NoError(t, s.svc.lifecycle.waitIdle(ctx))
 }
 
 // signIn exchanges a Descope session at the bridge and signs in to the Auth

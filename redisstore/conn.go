@@ -1,0 +1,45 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open connects to rawURL: redis:// or rediss:// (TLS), with the
+// password (and user) in the URL for AUTH. The pool is sized from
+// GOMAXPROCS, and every call is bounded by short timeouts, so a slow Redis
+// costs an exchange milliseconds, not seconds.
+func Open(rawURL string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.PoolSize = 10 * runtime.GOMAXPROCS(0)
+	opt.MinIdleConns = runtime.GOMAXPROCS(0)
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = time.Second
+	opt.WriteTimeout = time.Second
+	// Retries are the caller's business (fallbacks, 503s).
+	opt.MaxRetries = 0
+	return redis.NewClient(opt), nil
+}
+
+// Ping reports whether Redis answers within d.
+func Ping(ctx context.Context, rdb *redis.Client, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return rdb.Ping(ctx).Err()
+}
+
+// hashKey is the Redis key part for a value that must not be stored as is
+// (a client address, a user ID): 16 bytes of its SHA-256, in hex.
+func hashKey(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:16])
+}

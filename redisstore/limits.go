@@ -1,0 +1,170 @@
+package redisstore
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/metrics"
+)
+
+// Limits are the per-address and per-user exchange limits shared by every
+// instance: GCRA in Redis, from redis_rate. Both checks of one exchange go
+// to Redis in one pipeline, one round trip. When Redis fails or is slower
+// than Timeout, the exchange is judged by the per-instance limiters instead
+// (Fallback), so exchanges keep working; the episode is logged once and
+// counted.
+type Limits struct {
+	RDB    *redis.Client
+	Client redis_rate.Limit
+	User   redis_rate.Limit
+	// Timeout bounds the round trip; default 50 ms.
+	Timeout time.Duration
+	// Fallback judges users while Redis is away (the per-address limit is
+	// judged per instance before verification either way).
+	Fallback bridge.Limiter
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
+
+	down atomic.Bool
+}
+
+var _ bridge.ExchangeLimiter = (*Limits)(nil)
+
+// NewLimits returns limits of perMinute and burst per client address and
+// per user; a perMinute of 0 turns that limit off.
+func NewLimits(rdb *redis.Client, clientPerMinute, clientBurst, userPerMinute, userBurst int) *Limits {
+	l := &Limits{RDB: rdb, Timeout: 50 * time.Millisecond}
+	if clientPerMinute > 0 {
+		l.Client = redis_rate.Limit{Rate: clientPerMinute, Burst: max(clientBurst, 1), Period: time.Minute}
+	}
+	if userPerMinute > 0 {
+		l.User = redis_rate.Limit{Rate: userPerMinute, Burst: max(userBurst, 1), Period: time.Minute}
+	}
+	return l
+}
+
+// AllowExchange implements bridge.ExchangeLimiter.
+func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool, time.Duration, string) {
+	type check struct {
+		scope, key string
+		limit      redis_rate.Limit
+	}
+	var checks []check
+	if !l.Client.IsZero() && client != "" {
+		checks = append(checks, check{"client", "dfb:c:" + hashKey(client), l.Client})
+	}
+	if !l.User.IsZero() {
+		checks = append(checks, check{"user", "dfb:u:" + hashKey(userID), l.User})
+	}
+	if len(checks) == 0 {
+		return true, 0, ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.Timeout)
+	defer cancel()
+	start := time.Now()
+	// redis_rate runs its GCRA script with EVALSHA; the batch gathers the
+	// checks' calls and sends them as one pipeline.
+	b := &batch{Client: l.RDB, want: len(checks), done: make(chan struct{})}
+	lim := redis_rate.NewLimiter(b)
+	results := make([]*redis_rate.Result, len(checks))
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = lim.Allow(ctx, c.key, c.limit)
+		}()
+	}
+	wg.Wait()
+	l.Metrics.RedisCall("limits", time.Since(start))
+	for _, err := range errs {
+		if err != nil {
+			return l.fallback(userID, err)
+		}
+	}
+	l.recovered()
+	for i, r := range results {
+		if r.Allowed == 0 {
+			return false, r.RetryAfter, checks[i].scope
+		}
+	}
+	return true, 0, ""
+}
+
+// fallback judges the exchange per instance while Redis is away.
+func (l *Limits) fallback(userID string, err error) (bool, time.Duration, string) {
+	if l.down.CompareAndSwap(false, true) {
+		l.Metrics.RedisFallback("limits")
+		l.Log.Warn("redis unreachable or slow: exchange limits fall back to this instance's until it answers",
+			"error", err.Error())
+	}
+	if l.Fallback == nil {
+		return true, 0, ""
+	}
+	ok, wait := l.Fallback.Allow(userID)
+	return ok, wait, "user"
+}
+
+func (l *Limits) recovered() {
+	if l.down.CompareAndSwap(true, false) {
+		l.Log.Info("redis answers again: exchange limits are shared again")
+	}
+}
+
+// batch is a redis_rate back end that sends the EVALSHA calls of several
+// concurrent checks as one pipeline: each call waits until want calls have
+// arrived, the last one runs the pipeline, and every call gets its own
+// answer. Anything else goes to the client as usual.
+type batch struct {
+	*redis.Client
+	want int
+
+	mu    sync.Mutex
+	calls []*evalCall
+	done  chan struct{}
+}
+
+type evalCall struct {
+	sha  string
+	keys []string
+	args []any
+	cmd  *redis.Cmd
+}
+
+// EvalSha queues the call and returns once the pipeline has run.
+func (b *batch) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	c := &evalCall{sha: sha, keys: keys, args: args, cmd: redis.NewCmd(ctx)}
+	b.mu.Lock()
+	b.calls = append(b.calls, c)
+	last := len(b.calls) == b.want
+	b.mu.Unlock()
+	if !last {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			c.cmd.SetErr(ctx.Err())
+			return c.cmd
+		}
+		return c.cmd
+	}
+	pipe := b.Client.Pipeline()
+	cmds := make([]*redis.Cmd, len(b.calls))
+	for i, call := range b.calls {
+		cmds[i] = pipe.EvalSha(ctx, call.sha, call.keys, call.args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, call := range b.calls {
+		call.cmd.SetVal(cmds[i].Val())
+		call.cmd.SetErr(cmds[i].Err())
+	}
+	close(b.done)
+	return c.cmd
+}
