@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests need (the pinned
 # Firebase Auth emulator and the examples' packages from npm, Debian's
-# chromium), starts the Auth emulator, runs the Go tests against it, the
+# chromium and redis-server), starts the Auth emulators, runs the Go tests against it, the
 # client tests, and the browser test against a real local stack. Fails loudly
 # on the first failure.
 set -euo pipefail
@@ -18,6 +18,15 @@ STACK_BRIDGE_PORT=$((port + 6))
 export WEB_PAGE_PORT=$((port + 7))
 STACK_ORIGINS=http://127.0.0.1:$WEB_PAGE_PORT
 trap stack_down EXIT
+
+# Debian's real redis-server: the Redis tests start private instances of it.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "== installing Debian's redis-server"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+export DFBRIDGE_REQUIRE_REDIS=1
 
 emulator/authemu/start.sh "$emu"
 # A second emulator for the tests that walk every account (reconcile), so

@@ -74,15 +74,24 @@ type stackOptions struct {
 	// stub prepares the stand-in before the bridge starts (faults from the
 	// first request on).
 	stub func(*descopestub.Stub)
+	// descope, when set, is a stand-in already serving (at descopeURL),
+	// shared by several bridges as one Descope project.
+	descope    *descopestub.Stub
+	descopeURL string
 }
 
 // startStackWith is startStack with options.
 func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, env map[string]string, o stackOptions) *stack {
 	t.Helper()
-	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
-	require.NoError(t, err)
-	ts := httptest.NewServer(stub.Handler())
-	t.Cleanup(ts.Close)
+	stub, ts := o.descope, (*httptest.Server)(nil)
+	if stub == nil {
+		var err error
+		stub, err = descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
+		require.NoError(t, err)
+		ts = httptest.NewServer(stub.Handler())
+		t.Cleanup(ts.Close)
+		o.descopeURL = ts.URL
+	}
 	if o.stub != nil {
 		o.stub(stub)
 	}
@@ -91,7 +100,7 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 		"PORT":                           "0",
 		"LISTEN_HOST":                    "127.0.0.1",
 		"DESCOPE_PROJECT_ID":             testProject,
-		"DESCOPE_BASE_URL":               ts.URL,
+		"DESCOPE_BASE_URL":               o.descopeURL,
 		"DESCOPE_MANAGEMENT_KEY":         "mgmt-secret",
 		"FIREBASE_AUTH_EMULATOR_HOST":    emulatorHost,
 		"FIREBASE_PROJECT_ID":            "demo-dfbridge",

@@ -374,7 +374,9 @@ func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.L
 	for _, srv := range servers {
 		err := srv.Shutdown(sctx)
 		switch {
-		case err == nil, errors.Is(err, http.ErrServerClosed):
+		// The listener was closed first (above), so Shutdown closing it again
+		// may report net.ErrClosed when Serve has not yet noticed.
+		case err == nil, errors.Is(err, http.ErrServerClosed), errors.Is(err, net.ErrClosed):
 		case errors.Is(err, context.DeadlineExceeded):
 			cut = true
 			_ = srv.Close()
