@@ -146,3 +146,46 @@ func TestReadmeIsShortAndLinksTheDocs(t *testing.T) {
 		assert.NoError(t, err, "README links %s, which exists", m[1])
 	}
 }
+
+// The reconcile Job runs `bridge reconcile` from the service's image with
+// variables the service reads, including the management key it needs.
+func TestCloudRunReconcileJobRunsReconcile(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/reconcile-job.yaml")
+	require.NoError(t, err)
+	var job struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							ServiceAccountName string `yaml:"serviceAccountName"`
+							Containers         []struct {
+								Args []string `yaml:"args"`
+								Env  []struct {
+									Name string `yaml:"name"`
+								} `yaml:"env"`
+							} `yaml:"containers"`
+						} `yaml:"spec"`
+					} `yaml:"template"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &job))
+	require.Equal(t, "Job", job.Kind)
+	spec := job.Spec.Template.Spec.Template.Spec
+	require.Len(t, spec.Containers, 1)
+	c := spec.Containers[0]
+	assert.Equal(t, []string{"reconcile"}, c.Args)
+	assert.Contains(t, spec.ServiceAccountName, "dfbridge@")
+	vars := configVars()
+	names := map[string]bool{}
+	for _, e := range c.Env {
+		assert.True(t, vars[e.Name], "%s is not a variable the bridge reads", e.Name)
+		names[e.Name] = true
+	}
+	for _, need := range []string{"DESCOPE_PROJECT_ID", "FIREBASE_PROJECT_ID", "DESCOPE_MANAGEMENT_KEY"} {
+		assert.True(t, names[need], "the job sets %s", need)
+	}
+}

@@ -46,6 +46,7 @@ type options struct {
 	goexperiment string
 	rounds       int
 	profile      string
+	shared       bool
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "alternations of ceiling and load within a phase")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the bridge during the first load phase of at least 16 conns to this file")
 	flag.StringVar(&o.goexperiment, "goexperiment", "", "GOEXPERIMENT for building the bridge and the ceiling (e.g. boringcrypto)")
+	flag.BoolVar(&o.shared, "shared", true, "measure shared state through Redis (needs Debian's redis-server): the cost of the limit checks, and 3 instances behind a round-robin client")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -271,6 +273,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(idleRSS)/1024)
 	fmt.Fprintf(out, "cold start (process start to first successful exchange), %d runs: min %s, median %s, max %s\n",
 		len(colds), ms(colds[0]), ms(colds[len(colds)/2]), ms(colds[len(colds)-1]))
+	if o.shared {
+		if err := runShared(ctx, o, out, bridgeBin, dir, env, sessions); err != nil {
+			return fmt.Errorf("shared state: %w", err)
+		}
+	}
 	fmt.Fprintf(out, "load average after: %s\n", loadAvg())
 	return nil
 }
@@ -594,6 +601,12 @@ const onePass = time.Duration(-1)
 // Worker i starts at session i and steps by conns, so in-flight requests
 // always carry distinct sessions.
 func drive(ctx context.Context, addr string, sessions []string, conns int, d time.Duration) (*result, error) {
+	return driveAll(ctx, []string{addr}, sessions, conns, d)
+}
+
+// driveAll is drive against several bridges, round robin by connection:
+// connection i goes to addrs[i % len(addrs)].
+func driveAll(ctx context.Context, addrs []string, sessions []string, conns int, d time.Duration) (*result, error) {
 	reqs := make([][]byte, len(sessions))
 	for i, s := range sessions {
 		reqs[i] = exchangeRequest(s)
@@ -614,6 +627,7 @@ func drive(ctx context.Context, addr string, sessions []string, conns int, d tim
 		wg.Add(1)
 		go func(w *worker, next int) {
 			defer wg.Done()
+			addr := addrs[next%len(addrs)]
 			w.lat = make([]time.Duration, 0, 4096)
 			var conn net.Conn
 			var br *bufio.Reader
@@ -687,3 +701,4 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+func numCPU() int { return runtime.NumCPU() }
