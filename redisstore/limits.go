@@ -75,14 +75,18 @@ func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool
 	lim := redis_rate.NewLimiter(b)
 	results := make([]*redis_rate.Result, len(checks))
 	errs := make([]error, len(checks))
+	// The last check runs on this goroutine: one goroutine more per
+	// exchange, not two.
 	var wg sync.WaitGroup
-	for i, c := range checks {
+	for i, c := range checks[:len(checks)-1] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i], errs[i] = lim.Allow(ctx, c.key, c.limit)
 		}()
 	}
+	last := len(checks) - 1
+	results[last], errs[last] = lim.Allow(ctx, checks[last].key, checks[last].limit)
 	wg.Wait()
 	l.Metrics.RedisCall("limits", time.Since(start))
 	for _, err := range errs {
