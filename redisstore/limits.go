@@ -140,24 +140,30 @@ type evalCall struct {
 	sha  string
 	keys []string
 	args []any
-	cmd  *redis.Cmd
+	// val and err are written by the call that runs the pipeline, before
+	// it closes done; the others read them only after done is closed.
+	val any
+	err error
 }
 
-// EvalSha queues the call and returns once the pipeline has run.
+// EvalSha queues the call and returns once the pipeline has run (or its
+// context ended).
 func (b *batch) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	c := &evalCall{sha: sha, keys: keys, args: args, cmd: redis.NewCmd(ctx)}
+	c := &evalCall{sha: sha, keys: keys, args: args}
 	b.mu.Lock()
 	b.calls = append(b.calls, c)
 	last := len(b.calls) == b.want
 	b.mu.Unlock()
+	cmd := redis.NewCmd(ctx)
 	if !last {
 		select {
 		case <-b.done:
+			cmd.SetVal(c.val)
+			cmd.SetErr(c.err)
 		case <-ctx.Done():
-			c.cmd.SetErr(ctx.Err())
-			return c.cmd
+			cmd.SetErr(ctx.Err())
 		}
-		return c.cmd
+		return cmd
 	}
 	pipe := b.Client.Pipeline()
 	cmds := make([]*redis.Cmd, len(b.calls))
@@ -166,9 +172,10 @@ func (b *batch) EvalSha(ctx context.Context, sha string, keys []string, args ...
 	}
 	_, _ = pipe.Exec(ctx)
 	for i, call := range b.calls {
-		call.cmd.SetVal(cmds[i].Val())
-		call.cmd.SetErr(cmds[i].Err())
+		call.val, call.err = cmds[i].Val(), cmds[i].Err()
 	}
 	close(b.done)
-	return c.cmd
+	cmd.SetVal(c.val)
+	cmd.SetErr(c.err)
+	return cmd
 }

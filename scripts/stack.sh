@@ -2,6 +2,8 @@
 # Descope stand-in, bridge) and stops it. Set before calling stack_up:
 #   STACK_EMULATOR (host:port), STACK_STUB_ADDR, STACK_BRIDGE_PORT,
 #   STACK_ORIGINS (browser origins allowed by the bridge and the stand-in).
+# The bridge gets the audit webhook (secret STACK_AUDIT_SECRET) and a
+# management key the stand-in accepts, so lifecycle sync runs locally too.
 # stack_up builds into bin/, starts all three and waits until the bridge is
 # ready; stack_down ends what stack_up started.
 
@@ -24,6 +26,8 @@ heartbeat() {
 stack_up() {
   : "${STACK_EMULATOR:?}" "${STACK_STUB_ADDR:?}" "${STACK_BRIDGE_PORT:?}"
   local project=${DESCOPE_PROJECT_ID:-Plocaldfbridge}
+  local mgmt=local-management-key
+  STACK_AUDIT_SECRET=${STACK_AUDIT_SECRET:-local-audit-secret-0123456789}
   mkdir -p bin
   echo "== building the bridge and the Descope stand-in (go build; the first run downloads modules)" >&2
   heartbeat "building" go build -o bin/bridge ./cmd/bridge
@@ -33,11 +37,14 @@ stack_up() {
   echo "== starting the Descope stand-in at $STACK_STUB_ADDR and the bridge at 127.0.0.1:$STACK_BRIDGE_PORT" >&2
 
   STUB_ADDR=$STACK_STUB_ADDR DESCOPE_PROJECT_ID=$project STUB_DEV_ORIGINS=${STACK_ORIGINS:-} \
+  DESCOPE_MANAGEMENT_KEY=$mgmt \
     bin/descope-stub >"bin/descope-stub-${STACK_STUB_ADDR##*:}.log" 2>&1 &
   stack_pids+=($!)
 
   DESCOPE_PROJECT_ID=$project \
   DESCOPE_BASE_URL=http://$STACK_STUB_ADDR \
+  DESCOPE_MANAGEMENT_KEY=$mgmt \
+  AUDIT_WEBHOOK_HMAC_SECRETS=$STACK_AUDIT_SECRET \
   FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR \
   FIREBASE_PROJECT_ID=demo-dfbridge \
   LISTEN_HOST=${LISTEN_HOST:-127.0.0.1} \

@@ -17,6 +17,8 @@ func (s *Stub) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/mgmt/role/all", s.serveRoles)
 	mux.HandleFunc("POST /v2/mgmt/user/search", s.serveUserSearch)
 	mux.HandleFunc("/dev/session", s.serveDevSession)
+	mux.HandleFunc("/dev/refresh", s.serveDevRefresh)
+	mux.HandleFunc("/dev/user", s.serveDevUser)
 	return mux
 }
 
@@ -164,26 +166,7 @@ func (s *Stub) serveRoles(w http.ResponseWriter, r *http.Request) {
 // serveDevSession mints a session for the user in the request body. It exists
 // only so a browser test can sign in without Descope's hosted flows.
 func (s *Stub) serveDevSession(w http.ResponseWriter, r *http.Request) {
-	if !s.opts.DevSessions {
-		http.NotFound(w, r)
-		return
-	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		if !slices.Contains(s.opts.DevAllowedOrigins, origin) {
-			writeError(w, http.StatusForbidden, "E000403", "Origin not allowed")
-			return
-		}
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Vary", "Origin")
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
-		w.Header().Set("Access-Control-Allow-Methods", "POST")
-	}
-	if r.Method == http.MethodOptions {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if r.Method != http.MethodPost {
-		writeError(w, http.StatusMethodNotAllowed, "E000405", "Method not allowed")
+	if !s.devPreamble(w, r) {
 		return
 	}
 	var req struct {
@@ -202,14 +185,120 @@ func (s *Stub) serveDevSession(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := Session{UserID: req.UserID, Roles: req.Roles, Permissions: req.Permissions,
 		Tenants: req.Tenants, CurrentTenant: req.CurrentTenant, AMR: req.AMR}
+	verified := req.EmailVerified == nil || *req.EmailVerified
 	if req.Email != "" {
-		verified := req.EmailVerified == nil || *req.EmailVerified
 		sess.Extra = map[string]any{"email": req.Email, "email_verified": verified}
-		if _, ok := s.User(req.UserID); !ok {
-			s.PutUser(descope.UserResponse{User: descope.User{Email: req.Email}, UserID: req.UserID,
-				LoginIDs: []string{req.Email}, VerifiedEmail: verified, RoleNames: req.Roles, Status: "enabled"})
+	}
+	// The user is kept, as Descope keeps a user who signed in: refreshes
+	// read their roles from here, and /dev/user changes them.
+	if _, ok := s.User(req.UserID); !ok {
+		loginID := req.Email
+		if loginID == "" {
+			loginID = req.UserID
+		}
+		u := descope.UserResponse{User: descope.User{Email: req.Email}, UserID: req.UserID,
+			LoginIDs: []string{loginID}, VerifiedEmail: req.Email != "" && verified, RoleNames: req.Roles, Status: "enabled"}
+		for id, t := range req.Tenants {
+			u.UserTenants = append(u.UserTenants, &descope.AssociatedTenant{TenantID: id, Roles: t.Roles})
+		}
+		s.PutUser(u)
+	}
+	s.writeSession(w, sess)
+}
+
+// devPreamble admits a dev request: dev mode on, an allowed origin (with
+// CORS answered), POST. It has answered when it returns false.
+func (s *Stub) devPreamble(w http.ResponseWriter, r *http.Request) bool {
+	if !s.opts.DevSessions {
+		http.NotFound(w, r)
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !slices.Contains(s.opts.DevAllowedOrigins, origin) {
+			writeError(w, http.StatusForbidden, "E000403", "Origin not allowed")
+			return false
+		}
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Vary", "Origin")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.Header().Set("Access-Control-Allow-Methods", "POST")
+	}
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusMethodNotAllowed, "E000405", "Method not allowed")
+		return false
+	}
+	return true
+}
+
+// serveDevRefresh stands in for Descope's session refresh: a new session
+// for a user the stand-in keeps, with the roles it holds now. A disabled or
+// deleted user gets 401, as Descope refuses their refresh.
+func (s *Stub) serveDevRefresh(w http.ResponseWriter, r *http.Request) {
+	if !s.devPreamble(w, r) {
+		return
+	}
+	var req struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.UserID == "" {
+		writeError(w, http.StatusBadRequest, "E011001", "userId is required")
+		return
+	}
+	u, ok := s.User(req.UserID)
+	if !ok || u.Status == "disabled" {
+		writeError(w, http.StatusUnauthorized, "E061102", "Unauthorized")
+		return
+	}
+	sess := Session{UserID: u.UserID, Roles: u.RoleNames}
+	if len(u.UserTenants) > 0 {
+		sess.Tenants = map[string]TenantRoles{}
+		for _, t := range u.UserTenants {
+			if t != nil {
+				sess.Tenants[t.TenantID] = TenantRoles{Roles: t.Roles}
+			}
 		}
 	}
+	if u.Email != "" {
+		sess.Extra = map[string]any{"email": u.Email, "email_verified": u.VerifiedEmail}
+	}
+	s.writeSession(w, sess)
+}
+
+// serveDevUser changes a kept user as an admin would in the console: roles
+// and status. It answers 404 for a user the stand-in does not keep.
+func (s *Stub) serveDevUser(w http.ResponseWriter, r *http.Request) {
+	if !s.devPreamble(w, r) {
+		return
+	}
+	var req struct {
+		UserID string    `json:"userId"`
+		Roles  *[]string `json:"roles"`
+		Status string    `json:"status"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.UserID == "" ||
+		(req.Status != "" && req.Status != "enabled" && req.Status != "disabled") {
+		writeError(w, http.StatusBadRequest, "E011001", "userId, and status enabled or disabled, are required")
+		return
+	}
+	if !s.UpdateUser(req.UserID, func(u *descope.UserResponse) {
+		if req.Roles != nil {
+			u.RoleNames = *req.Roles
+		}
+		if req.Status != "" {
+			u.Status = req.Status
+		}
+	}) {
+		writeError(w, http.StatusNotFound, "E112102", "User not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Stub) writeSession(w http.ResponseWriter, sess Session) {
 	session, err := s.MintSession(sess)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "E000500", "Minting failed")

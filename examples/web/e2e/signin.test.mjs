@@ -78,6 +78,7 @@ describe("web example against the local stack", () => {
     const env = {
       VITE_BRIDGE_URL: bridgeUrl,
       VITE_DEV_SESSION_URL: `${stubUrl}/dev/session`,
+      VITE_DEV_REFRESH_MS: "1000",
       VITE_AUTH_EMULATOR_URL: emulatorUrl,
       VITE_FIREBASE_PROJECT_ID: projectId,
     };
@@ -157,6 +158,45 @@ describe("web example against the local stack", () => {
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.users?.[0]?.localId, userId, "the emulator has no such user");
+  });
+
+  test("a role change at Descope reaches the page without a reload, and a plain refresh makes no exchange", async () => {
+    const userId = `e2e-${randomBytes(6).toString("hex")}`;
+    let exchanges = 0;
+    let loads = 0;
+    const onRequest = (req) => {
+      if (req.method() === "POST" && req.url() === `${bridgeUrl}/exchange`) exchanges++;
+    };
+    const onLoad = () => loads++;
+    page.on("request", onRequest);
+    try {
+      await signInAs(userId);
+      page.on("load", onLoad);
+      const roles = async () => (await page.getByTestId("roles").textContent()).split(",").map((r) => r.trim());
+      assert.deepEqual(await roles(), ["admin"]);
+      assert.equal(exchanges, 1);
+
+      // The page refreshes its session every second: same access, no exchange.
+      await page.waitForTimeout(2500);
+      assert.equal(exchanges, 1, "refreshed sessions with the same claims were exchanged");
+
+      // An admin changes the user's roles at Descope; the next refresh
+      // carries them, and the page shows what Firebase's ID token now says.
+      const res = await fetch(`${stubUrl}/dev/user`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ userId, roles: ["editor"] }),
+      });
+      assert.equal(res.status, 204);
+      await page.getByTestId("roles").filter({ hasText: "editor" }).waitFor({ timeout: 20_000 });
+      assert.deepEqual(await roles(), ["editor"]);
+      assert.equal(exchanges, 2, "one exchange for the change");
+      assert.equal(loads, 0, "no page reload");
+      await page.screenshot({ path: join(artifacts, "role-change.png"), fullPage: true });
+    } finally {
+      page.off("request", onRequest);
+      page.off("load", onLoad);
+    }
   });
 
   test("a refusal from the bridge is shown with its code", async () => {

@@ -1,121 +1,113 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { AuthProvider, Descope, useSession } from "@descope/react-sdk";
-import { signInWithCustomToken, signOut } from "firebase/auth";
-import { BridgeError, signInWithDescopeSession } from "@dfbridge/client";
-import { bridgeUrl, configProblems, descope, devSessionUrl } from "./config";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { AuthProvider, Descope } from "@descope/react-sdk";
+import { onAuthStateChanged, signInWithCustomToken, signOut } from "firebase/auth";
+import { BridgeError } from "@dfbridge/client";
+import {
+  useBoundFirebaseSession,
+  useFirebaseSession,
+  type FirebaseSessionOptions,
+  type FirebaseSessionState,
+} from "@dfbridge/client/react";
+import type { Auth, User } from "firebase/auth";
+import { bridgeUrl, configProblems, descope, devRefreshMs, devSessionUrl } from "./config";
 import { firebaseAuth } from "./firebase";
-
-type State =
-  | { kind: "idle" }
-  | { kind: "working" }
-  | { kind: "signedIn"; uid: string; claims: Record<string, unknown> }
-  | { kind: "error"; code: string; message: string };
 
 export function App() {
   const problems = configProblems();
-  if (problems.length > 0) {
-    return (
-      <main>
-        <h1>dfbridge web example</h1>
-        <p data-testid="error">Missing configuration: {problems.join(", ")}. See .env.example.</p>
+  return (
+    <div className="page">
+      <header className="bar">
+        <span className="brand">Acme Docs</span>
+        <span className="tagline">Descope sign-in, Firebase session, through dfbridge</span>
+      </header>
+      <main className="content">
+        {problems.length > 0 ? (
+          <div className="card">
+            <p role="alert" data-testid="error" className="alert">
+              Missing configuration: {problems.join(", ")}. See .env.example.
+            </p>
+          </div>
+        ) : devSessionUrl ? (
+          <DevSession sessionUrl={devSessionUrl} />
+        ) : (
+          <AuthProvider projectId={descope.projectId}>
+            <DescopeSession />
+          </AuthProvider>
+        )}
       </main>
-    );
-  }
-  return (
-    <main>
-      <h1>dfbridge web example</h1>
-      {devSessionUrl ? <DevSignIn sessionUrl={devSessionUrl} /> : <DescopeSignIn />}
-    </main>
+    </div>
   );
 }
 
-/** Exchanges a Descope session for a Firebase sign-in and tracks the outcome. */
-function useBridgeSignIn() {
-  const [state, setState] = useState<State>({ kind: "idle" });
-
-  const signIn = useCallback(async (sessionJwt: string) => {
-    setState({ kind: "working" });
-    try {
-      const auth = firebaseAuth();
-      const { credential } = await signInWithDescopeSession(auth, signInWithCustomToken, {
-        bridgeUrl,
-        sessionJwt,
-      });
-      // Read the claims back from Firebase, not from the bridge: this is
-      // what security rules and your backend will see.
-      const { claims } = await credential.user.getIdTokenResult();
-      setState({ kind: "signedIn", uid: credential.user.uid, claims });
-    } catch (err) {
-      setState(errorState(err));
-    }
-  }, []);
-
-  const reset = useCallback(async () => {
-    await signOut(firebaseAuth());
-    setState({ kind: "idle" });
-  }, []);
-
-  return { state, signIn, setState, reset };
-}
-
-function errorState(err: unknown): State {
-  if (err instanceof BridgeError) return { kind: "error", code: err.code, message: err.message };
-  // Firebase errors carry a code such as "auth/invalid-custom-token".
-  const code = (err as { code?: unknown })?.code;
-  return {
-    kind: "error",
-    code: typeof code === "string" ? code : "error",
-    message: err instanceof Error ? err.message : String(err),
-  };
-}
-
-/** Production: Descope's hosted flow, then the exchange. */
-function DescopeSignIn() {
-  return (
-    <AuthProvider projectId={descope.projectId}>
-      <DescopeFlow />
-    </AuthProvider>
+/** What the hook needs from Firebase: its own functions, passed in. */
+function useFirebaseOptions(): FirebaseSessionOptions<Auth> {
+  return useMemo(
+    () => ({ bridgeUrl, auth: firebaseAuth(), signInWithCustomToken, signOut, onAuthStateChanged }),
+    [],
   );
 }
 
-function DescopeFlow() {
-  const { isAuthenticated, isSessionLoading, sessionToken } = useSession();
-  const { state, signIn, setState } = useBridgeSignIn();
-  // Exchange each session once; StrictMode and token refreshes rerun effects.
-  const exchanged = useRef<string | null>(null);
-
-  useEffect(() => {
-    if (!isAuthenticated || !sessionToken || exchanged.current === sessionToken) return;
-    exchanged.current = sessionToken;
-    void signIn(sessionToken);
-  }, [isAuthenticated, sessionToken, signIn]);
-
-  if (isSessionLoading) return <p>Loading session…</p>;
+/** Production: Descope's hosted flow; the hook keeps Firebase in step. */
+function DescopeSession() {
+  const session = useFirebaseSession(useFirebaseOptions());
+  const [flowError, setFlowError] = useState(false);
   return (
     <>
-      {!isAuthenticated && (
-        <Descope
-          flowId={descope.flowId}
-          onError={() => setState({ kind: "error", code: "descope_flow_error", message: "The Descope flow failed" })}
-        />
+      {session.status === "signed_out" && (
+        <div className="card">
+          <Descope flowId={descope.flowId} onError={() => setFlowError(true)} />
+          {flowError && <p className="alert">The Descope flow failed.</p>}
+        </div>
       )}
-      <Result state={state} />
+      <Account session={session} />
     </>
   );
 }
 
 /**
- * Local stack only: asks the Descope stand-in for a session so the page can be
- * driven without Descope's cloud. Never configure VITE_DEV_SESSION_URL for a
- * real deployment; the stand-in only serves /dev/session in dev mode anyway.
+ * Local stack only: sessions come from the Descope stand-in, and are
+ * refreshed every few seconds as Descope's SDK refreshes them (the
+ * stand-in's refresh reads the user's current roles). Never configure
+ * VITE_DEV_SESSION_URL for a real deployment.
  */
-function DevSignIn({ sessionUrl }: { sessionUrl: string }) {
+function DevSession({ sessionUrl }: { sessionUrl: string }) {
   const [userId, setUserId] = useState("u1");
-  const { state, signIn, setState, reset } = useBridgeSignIn();
+  const [token, setToken] = useState<string | null>(null);
+  const [devError, setDevError] = useState<string | null>(null);
+  const current = useRef<string | null>(null);
+  const refreshUrl = sessionUrl.replace(/\/dev\/session$/, "/dev/refresh");
 
-  const onClick = async () => {
-    setState({ kind: "working" });
-    let sessionJwt: string;
+  const refresh = useCallback(async () => {
+    const id = current.current;
+    if (!id) return;
+    const res = await fetch(refreshUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ userId: id }),
+    });
+    // As with Descope, a refused refresh (a disabled user) ends the session.
+    const body = (await res.json().catch(() => ({}))) as { sessionJwt?: string };
+    setToken(res.ok && body.sessionJwt ? body.sessionJwt : null);
+  }, [refreshUrl]);
+
+  useEffect(() => {
+    if (!token) return;
+    const t = setInterval(() => void refresh(), devRefreshMs);
+    return () => clearInterval(t);
+  }, [token, refresh]);
+
+  const session = useBoundFirebaseSession(useFirebaseOptions(), {
+    token,
+    loading: false,
+    logout: async () => {
+      current.current = null;
+      setToken(null);
+    },
+    refresh,
+  });
+
+  const signIn = async () => {
+    setDevError(null);
     try {
       const res = await fetch(sessionUrl, {
         method: "POST",
@@ -123,65 +115,111 @@ function DevSignIn({ sessionUrl }: { sessionUrl: string }) {
         body: JSON.stringify({ userId, roles: ["admin"], email: `${userId}@example.com` }),
       });
       const body = (await res.json()) as { sessionJwt?: unknown };
-      if (!res.ok || typeof body.sessionJwt !== "string") {
-        throw new Error(`dev session: HTTP ${res.status}`);
-      }
-      sessionJwt = body.sessionJwt;
+      if (!res.ok || typeof body.sessionJwt !== "string") throw new Error(`dev session: HTTP ${res.status}`);
+      current.current = userId;
+      setToken(body.sessionJwt);
     } catch (err) {
-      setState({ kind: "error", code: "dev_session_failed", message: String(err) });
-      return;
+      setDevError(String(err));
     }
-    await signIn(sessionJwt);
   };
 
   return (
     <>
-      <p>
-        <strong>Dev mode</strong>: sessions come from the Descope stand-in at <code>{sessionUrl}</code>.
-      </p>
-      <label>
-        Descope user ID{" "}
-        <input data-testid="dev-user-id" value={userId} onChange={(e) => setUserId(e.target.value)} />
-      </label>{" "}
-      <button type="button" onClick={onClick} disabled={state.kind === "working"}>
-        Sign in (dev)
-      </button>{" "}
-      {state.kind === "signedIn" && (
-        <button type="button" onClick={reset}>
-          Sign out
-        </button>
-      )}
-      <Result state={state} />
+      <div className="card">
+        <h2>Sign in</h2>
+        <p className="muted">
+          Dev mode: sessions come from the Descope stand-in at <code>{sessionUrl}</code> and refresh every{" "}
+          {devRefreshMs / 1000} s.
+        </p>
+        <div className="row">
+          <label>
+            Descope user ID{" "}
+            <input data-testid="dev-user-id" value={userId} onChange={(e) => setUserId(e.target.value)} />
+          </label>
+          <button type="button" onClick={signIn} disabled={session.status === "signing_in"}>
+            Sign in (dev)
+          </button>
+        </div>
+        {devError && (
+          <p role="alert" data-testid="error" className="alert">
+            <code>dev_session_failed</code>: {devError}
+          </p>
+        )}
+      </div>
+      <Account session={session} />
     </>
   );
 }
 
-function Result({ state }: { state: State }) {
-  switch (state.kind) {
-    case "idle":
-      return null;
-    case "working":
-      return <p>Signing in…</p>;
-    case "error":
-      return (
-        <p role="alert" data-testid="error">
-          <code>{state.code}</code>: {state.message}
-        </p>
-      );
-    case "signedIn": {
-      const roles = Array.isArray(state.claims.roles) ? state.claims.roles.map(String) : [];
-      return (
-        <dl>
-          <dt>Firebase UID</dt>
-          <dd data-testid="uid">{state.uid}</dd>
-          <dt>Roles (custom claim)</dt>
-          <dd data-testid="roles">{roles.join(", ")}</dd>
-          <dt>All ID token claims</dt>
-          <dd>
-            <pre data-testid="claims">{JSON.stringify(state.claims, null, 2)}</pre>
-          </dd>
-        </dl>
-      );
-    }
+const statusText: Record<FirebaseSessionState<User>["status"], string> = {
+  loading: "Loading",
+  signed_out: "Signed out",
+  signing_in: "Signing in…",
+  signed_in: "Signed in",
+  error: "Error",
+};
+
+/** The Firebase user and the claims its ID token carries, read back from Firebase. */
+function Account({ session }: { session: FirebaseSessionState<User> }) {
+  const { status, user, claims, error } = session;
+  const roles = Array.isArray(claims?.roles) ? claims.roles.map(String) : [];
+  const permissions = Array.isArray(claims?.permissions) ? claims.permissions.map(String) : [];
+  return (
+    <div className="card">
+      <div className="row spread">
+        <h2>Your account</h2>
+        <span className={`badge ${status}`} data-testid="status">
+          {statusText[status]}
+        </span>
+      </div>
+      {status === "error" && <ErrorLine error={error} />}
+      {user && status === "signed_in" ? (
+        <>
+          <dl className="facts">
+            <dt>Firebase UID</dt>
+            <dd data-testid="uid">{user.uid}</dd>
+            <dt>Roles</dt>
+            <dd>
+              <span data-testid="roles" className="chips">
+                {roles.map((r, i) => (
+                  <span key={r} className="chip">
+                    {r}
+                    {i < roles.length - 1 ? ", " : ""}
+                  </span>
+                ))}
+              </span>
+            </dd>
+            <dt>Permissions</dt>
+            <dd data-testid="permissions">{permissions.join(", ") || "none"}</dd>
+          </dl>
+          <details>
+            <summary>All ID token claims (what security rules see)</summary>
+            <pre data-testid="claims">{JSON.stringify(claims, null, 2)}</pre>
+          </details>
+          <button type="button" onClick={() => void session.signOut()}>
+            Sign out
+          </button>
+        </>
+      ) : (
+        status !== "error" && <p className="muted">Not signed in to Firebase.</p>
+      )}
+    </div>
+  );
+}
+
+function ErrorLine({ error }: { error: unknown }) {
+  let code = "error";
+  let message = error instanceof Error ? error.message : String(error);
+  if (error instanceof BridgeError) {
+    code = error.code;
+  } else if (typeof (error as { code?: unknown })?.code === "string") {
+    // Firebase errors carry a code such as "auth/user-disabled".
+    code = (error as { code: string }).code;
   }
+  message = message.replace(/^dfbridge: [a-z_]+: /, "");
+  return (
+    <p role="alert" data-testid="error" className="alert">
+      <code>{code}</code>: {message}
+    </p>
+  );
 }

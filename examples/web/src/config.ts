@@ -6,6 +6,8 @@ const env = import.meta.env;
 export const bridgeUrl = env.VITE_BRIDGE_URL || "http://127.0.0.1:8080";
 export const authEmulatorUrl = env.VITE_AUTH_EMULATOR_URL || undefined;
 export const devSessionUrl = import.meta.env.VITE_DEV_SESSION_URL;
+/** How often dev mode refreshes its session, as Descope's SDK would. */
+export const devRefreshMs = Number(env.VITE_DEV_REFRESH_MS) || 5000;
 
 export const descope = {
   projectId: env.VITE_DESCOPE_PROJECT_ID ?? "",

@@ -11,6 +11,8 @@ interface ImportMetaEnv {
   readonly VITE_AUTH_EMULATOR_URL?: string;
   /** Local stack only: the Descope stand-in's POST /dev/session. */
   readonly VITE_DEV_SESSION_URL?: string;
+  /** Dev mode only: how often the stand-in session is refreshed, in ms. */
+  readonly VITE_DEV_REFRESH_MS?: string;
 }
 
 interface ImportMeta {

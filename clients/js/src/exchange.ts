@@ -1,7 +1,5 @@
-// Package @dfbridge/client is the client's side of an exchange: it sends a
-// Descope session JWT to dfbridge and hands the Firebase custom token it gets
-// back to Firebase. It has no dependencies so that the web and React Native
-// examples can share it; both pass in their own Firebase sign-in function.
+// The exchange: a Descope session JWT to dfbridge's POST /exchange, a
+// Firebase custom token back, and the bridge's error codes as a typed error.
 
 /**
  * Error codes the bridge sends in `{"error":{"code":...}}`. They are the
@@ -52,6 +50,7 @@ export const SERVER_ERROR_CODES = [
   "unauthorized",
   // The bridge's side or upstream.
   "keys_unavailable",
+  "busy",
   "signing_failed",
   "upstream_error",
   "internal_error",
@@ -89,6 +88,7 @@ const retryableCodes: ReadonlySet<BridgeErrorCode> = new Set<BridgeErrorCode>([
   "network_error",
   "rate_limited",
   "keys_unavailable",
+  "busy",
   "upstream_error",
   "signing_failed",
   "internal_error",

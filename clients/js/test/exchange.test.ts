@@ -90,6 +90,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   rate_limited: 429,
   unauthorized: 401,
   keys_unavailable: 503,
+  busy: 503,
   signing_failed: 500,
   upstream_error: 502,
   internal_error: 500,
