@@ -24,8 +24,8 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
 fi
 "$CHROMIUM_PATH" --version
 
-step "client: install and build"
-(cd examples/client && npm_ci && npm run build)
+step "@dfbridge/client: install and build"
+(cd clients/js && npm_ci && npm run build)
 
 step "web: install and browser test"
 (cd examples/web && npm_ci && npm run test:e2e)

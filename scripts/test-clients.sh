@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Checks the client examples with no running stack: installs each from its
-# committed lockfile, then runs the helper's unit tests, the React Native
-# type-check and the web build. Any failure stops the script non-zero.
+# Checks the client package and examples with no running stack: installs
+# each from its committed lockfile, then runs the package's unit tests, the
+# React Native type-check and the web build. Any failure stops the script non-zero.
 # Usage: scripts/test-clients.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,13 +10,13 @@ step() { printf '\n==> %s\n' "$*"; }
 npm_ci() { npm ci --no-audit --no-fund --loglevel=error; }
 
 step "lockfiles record no download addresses"
-if grep -n '"resolved": "http' examples/*/package-lock.json; then
+if grep -n '"resolved": "http' clients/js/package-lock.json examples/*/package-lock.json; then
   echo "a lockfile above has resolved URLs; remove them: sed -i '/\"resolved\": \"http/d' FILE" >&2
   exit 1
 fi
 
-step "client: install and unit tests"
-(cd examples/client && npm_ci && npm test)
+step "@dfbridge/client (clients/js): install, build and unit tests"
+(cd clients/js && npm_ci && npm test)
 
 step "react-native: install and type-check"
 (cd examples/react-native && npm_ci && npm run typecheck)

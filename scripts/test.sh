@@ -57,7 +57,11 @@ go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; 
 echo "== client tests"
 scripts/test-clients.sh
 
-echo "== browser test"
 stack_up
+echo "== session binding with the Firebase JS SDK against the local stack"
+(cd clients/js && BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
+  FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR AUDIT_SECRET=$STACK_AUDIT_SECRET npm run test:stack)
+
+echo "== browser test"
 BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
   scripts/test-browser.sh

@@ -1,14 +1,17 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useMemo } from "react";
 import { ActivityIndicator, Button, StyleSheet, Text, View } from "react-native";
 import { FlowView, useHostedFlowUrl, useSession, type DescopeError } from "@descope/react-native-sdk";
 import {
   connectAuthEmulator,
   getAuth,
   getIdTokenResult,
+  onAuthStateChanged,
   signInWithCustomToken,
   signOut,
+  type User,
 } from "@react-native-firebase/auth";
-import { BridgeError, signInWithDescopeSession } from "@dfbridge/client";
+import { BridgeError } from "@dfbridge/client";
+import { useFirebaseSession, type FirebaseSessionState } from "@dfbridge/client/react-native";
 import { AUTH_EMULATOR_URL, BRIDGE_URL, DESCOPE_FLOW_ID } from "./config";
 
 const auth = getAuth();
@@ -16,44 +19,28 @@ if (__DEV__ && AUTH_EMULATOR_URL) {
   connectAuthEmulator(auth, AUTH_EMULATOR_URL);
 }
 
-type State =
-  | { kind: "idle" }
-  | { kind: "working" }
-  | { kind: "signedIn"; uid: string; roles: string[] }
-  | { kind: "error"; code: string; message: string };
-
 /**
- * Runs the Descope flow, lets the Descope SDK manage (store and refresh) the
- * session, and signs in to Firebase each time a new session appears.
+ * Runs the Descope flow; the Descope SDK stores and refreshes the session
+ * (it persists across app launches), and useFirebaseSession keeps React
+ * Native Firebase in step: one exchange per sign-in or change of access,
+ * none per refresh, and a Firebase sign-out when the Descope session ends.
  */
 export function LoginScreen() {
-  const { session, isSessionLoading, manageSession, clearSession } = useSession();
+  const { session, isSessionLoading, manageSession } = useSession();
   const flowUrl = useHostedFlowUrl(DESCOPE_FLOW_ID);
-  const [state, setState] = useState<State>({ kind: "idle" });
-  // Exchange each session JWT once, however often the effect reruns.
-  const exchanged = useRef<string | null>(null);
-
-  const sessionJwt = session?.sessionJwt;
-  useEffect(() => {
-    if (!sessionJwt || exchanged.current === sessionJwt) return;
-    exchanged.current = sessionJwt;
-    setState({ kind: "working" });
-    signInWithDescopeSession(auth, signInWithCustomToken, { bridgeUrl: BRIDGE_URL, sessionJwt })
-      .then(async ({ credential }) => {
-        // Read claims back from Firebase: this is what security rules see.
-        const { claims } = await getIdTokenResult(credential.user);
-        const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
-        setState({ kind: "signedIn", uid: credential.user.uid, roles });
-      })
-      .catch((err: unknown) => setState(errorState(err)));
-  }, [sessionJwt]);
-
-  const onLogout = useCallback(async () => {
-    await signOut(auth);
-    await clearSession();
-    exchanged.current = null;
-    setState({ kind: "idle" });
-  }, [clearSession]);
+  const firebase = useFirebaseSession(
+    useMemo(
+      () => ({
+        bridgeUrl: BRIDGE_URL,
+        auth,
+        signInWithCustomToken,
+        signOut,
+        onAuthStateChanged,
+        getIdTokenResult: (user: User) => getIdTokenResult(user),
+      }),
+      [],
+    ),
+  );
 
   if (isSessionLoading) {
     return <ActivityIndicator style={styles.fill} />;
@@ -65,60 +52,52 @@ export function LoginScreen() {
           style={styles.fill}
           flowOptions={{ url: flowUrl }}
           onSuccess={(jwtResponse) => manageSession(jwtResponse)}
-          onError={(err: DescopeError) =>
-            setState({ kind: "error", code: "descope_flow_error", message: err.errorDescription })
-          }
+          onError={(err: DescopeError) => console.warn("Descope flow failed", err.errorDescription)}
         />
-        <Status state={state} />
       </View>
     );
   }
   return (
     <View style={styles.centered}>
-      <Status state={state} />
-      <Button title="Sign out" onPress={onLogout} />
+      <Status state={firebase} />
+      <Button title="Sign out" onPress={() => void firebase.signOut()} />
     </View>
   );
 }
 
-function errorState(err: unknown): State {
-  if (err instanceof BridgeError) {
-    return { kind: "error", code: err.code, message: err.message };
-  }
-  // React Native Firebase errors carry codes such as "auth/invalid-custom-token".
-  const code = (err as { code?: unknown } | null)?.code;
-  return {
-    kind: "error",
-    code: typeof code === "string" ? code : "error",
-    message: err instanceof Error ? err.message : String(err),
-  };
-}
-
-function Status({ state }: { state: State }) {
-  switch (state.kind) {
-    case "idle":
-      return null;
-    case "working":
+function Status({ state }: { state: FirebaseSessionState<User> }) {
+  switch (state.status) {
+    case "loading":
+    case "signing_in":
       return <ActivityIndicator />;
-    case "error":
+    case "signed_out":
+      return <Text>Not signed in to Firebase.</Text>;
+    case "error": {
+      const err = state.error;
+      // BridgeError carries the bridge's code; React Native Firebase errors
+      // carry codes such as "auth/user-disabled".
+      const code = err instanceof BridgeError ? err.code : ((err as { code?: string } | null)?.code ?? "error");
       return (
         <Text testID="error" style={styles.error}>
-          {state.code}: {state.message}
+          {code}: {err instanceof Error ? err.message : String(err)}
         </Text>
       );
-    case "signedIn":
+    }
+    case "signed_in": {
+      const roles = Array.isArray(state.claims?.roles) ? state.claims.roles.map(String) : [];
       return (
         <View>
           <Text>Firebase UID</Text>
           <Text testID="uid" style={styles.value}>
-            {state.uid}
+            {state.user?.uid}
           </Text>
-          <Text>Roles</Text>
+          <Text>Roles (from the ID token)</Text>
           <Text testID="roles" style={styles.value}>
-            {state.roles.join(", ")}
+            {roles.join(", ")}
           </Text>
         </View>
       );
+    }
   }
 }
 
