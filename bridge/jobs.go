@@ -147,7 +147,7 @@ func Retryable(err error) bool {
 		return true
 	}
 	switch CodeOf(err) {
-	case CodeUpstream, CodeKeysUnavailable, CodeInternal, CodeSigningFailed:
+	case CodeUpstream, CodeKeysUnavailable, CodeInternal, CodeSigningFailed, CodeSigningUnavailable:
 		return true
 	}
 	return false

@@ -8,10 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"net/http"
+
 	"cloud.google.com/go/compute/metadata"
 	fb "firebase.google.com/go/v4"
 	"firebase.google.com/go/v4/auth"
+	"firebase.google.com/go/v4/errorutils"
 	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -39,6 +43,11 @@ type Config struct {
 	EmulatorHost string
 	// Options are extra client options (tests point IAM at a stand-in).
 	Options []option.ClientOption
+	// IAM tunes keyless signing (pool, concurrency, retries, breaker).
+	IAM IAMOptions
+	// SigningTimeout bounds one keyless signature, IAM's retries included
+	// (default 5 s), so an exchange is answered within the write timeout.
+	SigningTimeout time.Duration
 }
 
 // Signing modes, as Client.Mode reports them.
@@ -57,6 +66,10 @@ type Client struct {
 
 	mu      sync.Mutex
 	tenants map[string]*auth.TenantClient
+
+	// iam is keyless signing's transport, nil in the other modes.
+	iam            *iamTransport
+	signingTimeout time.Duration
 }
 
 // Minter signs Firebase custom tokens.
@@ -86,6 +99,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			cfg.ServiceAccountEmail = email
 		}
 	}
+	var iam *iamTransport
+	if mode == ModeKeyless {
+		// The Admin SDK's calls (signBlob above all) run on a pooled,
+		// retrying, breaker-guarded transport, authenticated with
+		// Application Default Credentials (the metadata server on Cloud Run).
+		iam = newIAMTransport(cfg.IAM)
+		authed, err := htransport.NewTransport(ctx, iam, option.WithScopes("https://www.googleapis.com/auth/cloud-platform"))
+		if err != nil {
+			return nil, fmt.Errorf("building the IAM transport: %w", err)
+		}
+		opts = append(opts, option.WithHTTPClient(&http.Client{Transport: authed}))
+	}
 	app, err := fb.NewApp(ctx, &fb.Config{
 		ProjectID:        cfg.ProjectID,
 		ServiceAccountID: cfg.ServiceAccountEmail,
@@ -97,7 +122,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("initializing firebase auth: %w", err)
 	}
-	c := &Client{auth: a, now: time.Now, mode: mode, tenants: map[string]*auth.TenantClient{}}
+	c := &Client{auth: a, now: time.Now, mode: mode, tenants: map[string]*auth.TenantClient{}, iam: iam,
+		signingTimeout: cfg.SigningTimeout}
+	if c.signingTimeout <= 0 {
+		c.signingTimeout = 5 * time.Second
+	}
 	if mode == ModeKeyless {
 		c.account = cfg.ServiceAccountEmail
 	}
@@ -175,6 +204,17 @@ func (m *Minter) Mint(ctx context.Context, id bridge.Identity) (*bridge.CustomTo
 	if len(claims) == 0 {
 		claims = nil
 	}
+	if m.c.iam != nil {
+		// Keyless: fail fast while IAM keeps failing, and bound the
+		// signature with IAM's retries to the signing deadline.
+		if open, until := m.c.iam.open(); open {
+			return nil, bridge.Wrap(bridge.CodeSigningUnavailable, errBreakerOpen,
+				"IAM signBlob breaker open until "+until.Format(time.RFC3339))
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = signingContext(ctx, m.c.signingTimeout)
+		defer cancel()
+	}
 	before := m.c.now()
 	tok, err := tc.CustomTokenWithClaims(ctx, id.UID, claims)
 	if err != nil {
@@ -190,6 +230,10 @@ func (m *Minter) Mint(ctx context.Context, id bridge.Identity) (*bridge.CustomTo
 func classifyMintError(err error) error {
 	msg := err.Error()
 	switch {
+	case errors.Is(err, errBreakerOpen), errors.Is(err, context.DeadlineExceeded),
+		errorutils.IsResourceExhausted(err), errorutils.IsUnavailable(err):
+		// IAM's quota or an outage: worth retrying after a pause.
+		return bridge.Wrap(bridge.CodeSigningUnavailable, err, "minting custom token")
 	case strings.Contains(msg, "uid must be non-empty"):
 		return bridge.Wrap(bridge.CodeUIDTooLong, err, "minting custom token")
 	case strings.Contains(msg, "reserved"):

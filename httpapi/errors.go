@@ -67,6 +67,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeSigningFailed:   {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
 	bridge.CodeUpstream:        {http.StatusBadGateway, "An upstream service failed; retry later."},
 	bridge.CodeBusy:            {http.StatusServiceUnavailable, "The service cannot take this work now; retry later."},
+	bridge.CodeSigningUnavailable: {http.StatusServiceUnavailable, "The Firebase token cannot be signed right now; retry later."},
 	bridge.CodeInternal:        {http.StatusInternalServerError, "Internal error."},
 }
 
@@ -132,7 +133,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch code {
 	case bridge.CodeRateLimited:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
-	case bridge.CodeKeysUnavailable, bridge.CodeBusy:
+	case bridge.CodeKeysUnavailable, bridge.CodeBusy, bridge.CodeSigningUnavailable:
 		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})

@@ -38,6 +38,9 @@ type Metrics struct {
 	RedisLatency *prometheus.HistogramVec
 	// DeadLetters counts lifecycle jobs moved to the dead-letter stream.
 	DeadLetters prometheus.Counter
+	// SignBlob is the latency of IAM signBlob attempts by outcome (ok,
+	// retried_429, 429, 4xx, 5xx, error, breaker_open).
+	SignBlob *prometheus.HistogramVec
 }
 
 // New creates the metrics and registers them, with Go runtime and process
@@ -79,6 +82,11 @@ func New() *Metrics {
 			Help:    "Latency of Redis calls by operation (limits, marks, enqueue).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
 		}, []string{"op"}),
+		SignBlob: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dfbridge_iam_signblob_duration_seconds",
+			Help:    "IAM signBlob attempts of keyless signing, by outcome (ok, retried_429, 429, 4xx, 5xx, error, breaker_open).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"outcome"}),
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_lifecycle_dead_letters_total",
 			Help: "Lifecycle jobs moved to the dead-letter stream after LIFECYCLE_MAX_ATTEMPTS deliveries.",
@@ -92,7 +100,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
-		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters,
+		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters, m.SignBlob,
 	)
 	return m
 }
@@ -181,5 +189,12 @@ func (m *Metrics) RedisCall(op string, d time.Duration) {
 func (m *Metrics) DeadLetter() {
 	if m != nil {
 		m.DeadLetters.Inc()
+	}
+}
+
+// SignBlobCall observes one IAM signBlob attempt.
+func (m *Metrics) SignBlobCall(outcome string, d time.Duration) {
+	if m != nil {
+		m.SignBlob.WithLabelValues(outcome).Observe(d.Seconds())
 	}
 }

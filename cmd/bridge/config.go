@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -207,6 +208,9 @@ type Config struct {
 	// googleOptions carry the Admin SDK's calls to Google. Not read from the
 	// environment: tests set them to reach emulator/iamstub.
 	googleOptions []option.ClientOption
+	// iamBase, when set, is the transport under keyless signing's retries
+	// (tests point it at the IAM stand-in).
+	iamBase http.RoundTripper
 }
 
 // writeTimeout is the server's bound on answering one request; everything a

@@ -108,6 +108,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
 		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
 		Options:             cfg.googleOptions,
+		IAM:                 firebase.IAMOptions{Base: cfg.iamBase, Observe: m.SignBlobCall},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building firebase client: %w", err)

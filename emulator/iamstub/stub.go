@@ -43,7 +43,14 @@ type Options struct {
 	// Denied makes signBlob refuse with 403 PERMISSION_DENIED, as IAM does
 	// when the account lacks roles/iam.serviceAccountTokenCreator on itself.
 	Denied bool
+	// Latency delays every signBlob answer, as a real IAM round trip does.
+	Latency time.Duration
 }
+
+// Fault decides the answer to signBlob call n (counted from 1): a status
+// to answer instead of signing (0: sign), and a Retry-After value ("" for
+// none). 429 is IAM's quota; 503 an outage.
+type Fault func(n int) (status int, retryAfter string)
 
 // Calls counts what the stand-in answered.
 type Calls struct {
@@ -55,6 +62,8 @@ type Calls struct {
 	SignBlobs int
 	// Refused is signBlob calls refused (bad token, wrong account, denied).
 	Refused int
+	// Faulted is signBlob calls answered by the Fault (429, 503, ...).
+	Faulted int
 }
 
 // Stub is one service account's metadata server and signBlob endpoint.
@@ -66,6 +75,15 @@ type Stub struct {
 	mu     sync.Mutex
 	tokens map[string]time.Time // issued access token → expiry
 	calls  Calls
+	fault  Fault
+	n      int
+}
+
+// SetFault makes signBlob answer as f says; nil signs every call.
+func (s *Stub) SetFault(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
 }
 
 // New returns a stand-in with a fresh RSA-2048 key.
@@ -170,6 +188,30 @@ func (s *Stub) serveSignBlob(w http.ResponseWriter, r *http.Request) {
 			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 		return
 	}
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency)
+	}
+	s.mu.Lock()
+	s.n++
+	n, fault := s.n, s.fault
+	s.mu.Unlock()
+	if fault != nil {
+		if status, retryAfter := fault(n); status != 0 {
+			s.mu.Lock()
+			s.calls.Faulted++
+			s.mu.Unlock()
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			reason := map[int]string{429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}[status]
+			w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"error": map[string]any{"code": status, "message": "injected by the stand-in", "status": reason},
+			})
+			return
+		}
+	}
 	if s.opts.Denied || account != s.opts.Email {
 		// IAM does not say whether the account exists.
 		s.refuse(w, http.StatusForbidden, "PERMISSION_DENIED",
@@ -232,11 +274,17 @@ func (s *Stub) refuse(w http.ResponseWriter, status int, reason, msg string) {
 // stubURL and refuses every other host, so code under test can never reach
 // Google by accident.
 func Transport(stubURL string) (http.RoundTripper, error) {
+	return TransportOver(stubURL, http.DefaultTransport)
+}
+
+// TransportOver is Transport over base (the caller's pooled or TLS
+// transport), so what base does with connections is what is measured.
+func TransportOver(stubURL string, base http.RoundTripper) (http.RoundTripper, error) {
 	u, err := url.Parse(stubURL)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("iamstub: bad stand-in URL %q", stubURL)
 	}
-	return redirect{to: u, base: http.DefaultTransport}, nil
+	return redirect{to: u, base: base}, nil
 }
 
 type redirect struct {

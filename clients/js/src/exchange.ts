@@ -52,6 +52,7 @@ export const SERVER_ERROR_CODES = [
   "keys_unavailable",
   "busy",
   "signing_failed",
+  "signing_unavailable",
   "upstream_error",
   "internal_error",
 ] as const;
@@ -89,6 +90,7 @@ const retryableCodes: ReadonlySet<BridgeErrorCode> = new Set<BridgeErrorCode>([
   "rate_limited",
   "keys_unavailable",
   "busy",
+  "signing_unavailable",
   "upstream_error",
   "signing_failed",
   "internal_error",

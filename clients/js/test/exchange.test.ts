@@ -91,6 +91,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   unauthorized: 401,
   keys_unavailable: 503,
   busy: 503,
+  signing_unavailable: 503,
   signing_failed: 500,
   upstream_error: 502,
   internal_error: 500,
