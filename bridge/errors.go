@@ -70,7 +70,7 @@ const (
 	// CodeSigningUnavailable is keyless signing that IAM cannot do now
 	// (quota, outage, the breaker open); retry after Retry-After.
 	CodeSigningUnavailable Code = "signing_unavailable"
-	CodeUpstream        Code = "upstream_error"
+	CodeUpstream           Code = "upstream_error"
 	// CodeBusy is a webhook delivery the lifecycle queue cannot take now
 	// (full, unreachable or shutting down); the sender should retry.
 	CodeBusy     Code = "busy"

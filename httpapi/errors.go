@@ -63,12 +63,12 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests; retry later."},
 	bridge.CodeUnauthorized:         {http.StatusUnauthorized, "The request is not authenticated."},
 
-	bridge.CodeKeysUnavailable: {http.StatusServiceUnavailable, "Descope signing keys are unavailable; retry later."},
-	bridge.CodeSigningFailed:   {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
-	bridge.CodeUpstream:        {http.StatusBadGateway, "An upstream service failed; retry later."},
-	bridge.CodeBusy:            {http.StatusServiceUnavailable, "The service cannot take this work now; retry later."},
+	bridge.CodeKeysUnavailable:    {http.StatusServiceUnavailable, "Descope signing keys are unavailable; retry later."},
+	bridge.CodeSigningFailed:      {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
+	bridge.CodeUpstream:           {http.StatusBadGateway, "An upstream service failed; retry later."},
+	bridge.CodeBusy:               {http.StatusServiceUnavailable, "The service cannot take this work now; retry later."},
 	bridge.CodeSigningUnavailable: {http.StatusServiceUnavailable, "The Firebase token cannot be signed right now; retry later."},
-	bridge.CodeInternal:        {http.StatusInternalServerError, "Internal error."},
+	bridge.CodeInternal:           {http.StatusInternalServerError, "Internal error."},
 }
 
 // CodeClientClosed labels, in logs and metrics only, a request whose client
