@@ -47,6 +47,7 @@ type options struct {
 	rounds       int
 	profile      string
 	shared       bool
+	keyless      bool
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "alternations of ceiling and load within a phase")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the bridge during the first load phase of at least 16 conns to this file")
 	flag.StringVar(&o.goexperiment, "goexperiment", "", "GOEXPERIMENT for building the bridge and the ceiling (e.g. boringcrypto)")
+	flag.BoolVar(&o.keyless, "keyless", true, "measure keyless signing against an IAM stand-in over TLS + HTTP/2 at 30 ms")
 	flag.BoolVar(&o.shared, "shared", true, "measure shared state through Redis (needs Debian's redis-server): the cost of the limit checks, and 3 instances behind a round-robin client")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -273,6 +275,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(idleRSS)/1024)
 	fmt.Fprintf(out, "cold start (process start to first successful exchange), %d runs: min %s, median %s, max %s\n",
 		len(colds), ms(colds[0]), ms(colds[len(colds)/2]), ms(colds[len(colds)-1]))
+	if o.keyless {
+		if err := runKeyless(ctx, o, out, bridgeBin, dir, env, sessions); err != nil {
+			return fmt.Errorf("keyless: %w", err)
+		}
+	}
 	if o.shared {
 		if err := runShared(ctx, o, out, bridgeBin, dir, env, sessions); err != nil {
 			return fmt.Errorf("shared state: %w", err)
