@@ -85,7 +85,7 @@ func New() *Metrics {
 		SignBlob: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dfbridge_iam_signblob_duration_seconds",
 			Help:    "IAM signBlob attempts of keyless signing, by outcome (ok, retried_429, 429, 4xx, 5xx, error, breaker_open).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Buckets: []float64{.005, .01, .02, .03, .035, .04, .045, .05, .075, .1, .25, .5, 1, 2.5},
 		}, []string{"outcome"}),
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_lifecycle_dead_letters_total",

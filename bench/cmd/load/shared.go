@@ -99,7 +99,7 @@ func runShared(ctx context.Context, o options, out io.Writer, bin, dir string, e
 		}
 		pairs = append(pairs, p)
 	}
-	check, err := checkLatency(shared.url)
+	check, err := histogramQuantiles(shared.url, `dfbridge_redis_call_duration_seconds_bucket{op="limits",le="`)
 	if err != nil {
 		return err
 	}
@@ -143,9 +143,9 @@ func runShared(ctx context.Context, o options, out io.Writer, bin, dir string, e
 	return nil
 }
 
-// checkLatency reads the bridge's histogram of limit checks and says in
-// which bucket their p50 and p99 fall.
-func checkLatency(addr string) (string, error) {
+// histogramQuantiles reads one of the bridge's histograms (prefix: the
+// bucket series up to `le="`) and says in which bucket its p50 and p99 fall.
+func histogramQuantiles(addr, prefix string) (string, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return "", err
@@ -161,10 +161,10 @@ func checkLatency(addr string) (string, error) {
 	}
 	var buckets []bucket
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, `dfbridge_redis_call_duration_seconds_bucket{op="limits",le="`) {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
-		rest := strings.TrimPrefix(line, `dfbridge_redis_call_duration_seconds_bucket{op="limits",le="`)
+		rest := strings.TrimPrefix(line, prefix)
 		le, count, ok := strings.Cut(rest, `"} `)
 		if !ok {
 			continue
@@ -176,7 +176,7 @@ func checkLatency(addr string) (string, error) {
 		}
 	}
 	if len(buckets) == 0 || buckets[len(buckets)-1].count == 0 {
-		return "no limit checks recorded", nil
+		return "none recorded", nil
 	}
 	total := buckets[len(buckets)-1].count
 	at := func(q float64) string {
@@ -190,5 +190,5 @@ func checkLatency(addr string) (string, error) {
 		}
 		return "?"
 	}
-	return fmt.Sprintf("p50 %s, p99 %s (%.0f checks)", at(0.5), at(0.99), total), nil
+	return fmt.Sprintf("p50 %s, p99 %s (%.0f observed)", at(0.5), at(0.99), total), nil
 }
