@@ -20,6 +20,10 @@ func TestOversizedRequestsAreAnsweredWithoutParsing(t *testing.T) {
 	s := hostileStack(t, nil)
 
 	t.Run("a 1 MB bearer is refused with 431 before any handler runs", func(t *testing.T) {
+		// The "ready" line is logged just after /readyz first answers 200;
+		// wait for it, so that only a handler could add to the log below.
+		require.Eventually(t, func() bool { return strings.Contains(s.logs.String(), `"message":"ready: `) },
+			10*time.Second, 10*time.Millisecond)
 		logged := len(s.logs.String())
 		resp := s.do(t, http.MethodPost, "/exchange", map[string]string{"Authorization": "Bearer " + strings.Repeat("A", 1<<20)}, nil)
 		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.Status)

@@ -138,6 +138,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	userLimit := ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
 	var sessions bridge.Verifier = bridge.LimitUsers(verifier, userLimit)
 	if cfg.RedisURL != "" {
+		redisstore.RouteLogs(log)
 		if rdb, err = redisstore.Open(cfg.RedisURL); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
