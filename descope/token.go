@@ -20,6 +20,10 @@ const MaxTokenBytes = 16 << 10
 type rawToken struct {
 	kid    string
 	claims map[string]any
+	// signed is the signing input (header.payload) and sig the decoded
+	// signature, for the RS256 check.
+	signed string
+	sig    []byte
 }
 
 // b64url decodes JWT segments. Strict refuses non-zero padding bits and
@@ -106,7 +110,8 @@ func parseToken(token string) (*rawToken, error) {
 	if sig == "" {
 		return nil, bridge.Errorf(bridge.CodeInvalidSignature, "signature is empty")
 	}
-	if _, err := b64url.DecodeString(sig); err != nil {
+	sigBytes, err := b64url.DecodeString(sig)
+	if err != nil {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "signature is not base64url")
 	}
 
@@ -123,7 +128,7 @@ func parseToken(token string) (*rawToken, error) {
 	if dec.More() {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload has trailing data")
 	}
-	return &rawToken{kid: kid, claims: claims}, nil
+	return &rawToken{kid: kid, claims: claims, signed: token[:len(h)+1+len(p)], sig: sigBytes}, nil
 }
 
 // timeClaims are the token's exp, nbf and iat; exp is required.

@@ -2,7 +2,11 @@ package descope
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -101,19 +105,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := v.keys.Key(ctx, raw.kid); err != nil {
+	pub, err := v.keys.Key(ctx, raw.kid)
+	if err != nil {
 		if errors.Is(err, ErrNoKeys) {
 			return nil, bridge.Wrap(bridge.CodeKeysUnavailable, err, "verifying session")
 		}
 		return nil, bridge.Errorf(bridge.CodeUnknownKey, "kid not in key set")
 	}
-	// The SDK verifies the signature against the key set KeySource holds.
-	// Its claims are returned even on failure; they are never used here.
-	if _, _, err := v.sdk.Auth.ValidateSessionWithToken(ctx, token); err != nil {
+	// RS256 with the key as the key set parsed it, once per key set. The
+	// Descope SDK would convert its JWK to a new key and parse the token
+	// again on every call (about 90 µs and 430 allocations); it stays the
+	// differential oracle in the tests (FuzzVerify, TestVerifierAgreesWithTheSDK).
+	if !verifyRS256(pub, raw.signed, raw.sig) {
 		if terr := times.check(v.now(), v.leeway); terr != nil {
 			return nil, terr
 		}
-		return nil, bridge.Wrap(bridge.CodeInvalidSignature, err, "descope sdk refused the token")
+		return nil, bridge.Errorf(bridge.CodeInvalidSignature, "signature does not verify with key %s", raw.kid)
 	}
 	// From here on the payload is authentic.
 	if err := times.check(v.now(), v.leeway); err != nil {
@@ -244,4 +251,12 @@ func tenants(claims map[string]any) (map[string]bridge.TenantAccess, error) {
 		out[id] = ta
 	}
 	return out, nil
+}
+
+// verifyRS256 checks an RSASSA-PKCS1-v1_5 SHA-256 signature over signed.
+func verifyRS256(pub *rsa.PublicKey, signed string, sig []byte) bool {
+	h := sha256.New()
+	_, _ = io.WriteString(h, signed)
+	var sum [sha256.Size]byte
+	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, h.Sum(sum[:0]), sig) == nil
 }

@@ -1,0 +1,125 @@
+package descope
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/emulator/descopestub"
+)
+
+// ownChecks are the refusals the bridge adds to the Descope SDK's, where
+// the SDK accepts a token the bridge refuses on purpose (README, "strict").
+var ownChecks = map[bridge.Code]bool{
+	bridge.CodeWrongProject: true, bridge.CodeNotSessionToken: true, bridge.CodeMissingExpiry: true,
+	bridge.CodeUnsupportedHeader: true, bridge.CodeInvalidClaims: true, bridge.CodeMissingUserID: true,
+	bridge.CodeMalformedToken: true, bridge.CodeTokenNotYetValid: true, bridge.CodeTokenExpired: true,
+	bridge.CodeUnknownKey: true, bridge.CodeTokenTooLarge: true,
+}
+
+// oracle judges token with the bridge's verifier and with the Descope
+// SDK's own validation (the verifier's former signature check), and fails
+// t if they disagree in a way the bridge's own checks do not explain: the
+// bridge never accepts what the SDK refuses, and refuses what the SDK
+// accepts only with one of its documented extra checks.
+func oracle(t testing.TB, v *Verifier, token string) (bridgeOK bool, code bridge.Code) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := v.Verify(ctx, token)
+	_, _, sdkErr := v.sdk.Auth.ValidateSessionWithToken(ctx, token)
+	if err == nil && sdkErr != nil {
+		t.Fatalf("the bridge accepted a token the SDK refuses (%v)", sdkErr)
+	}
+	if err != nil {
+		code = bridge.CodeOf(err)
+		if sdkErr == nil && !ownChecks[code] {
+			t.Fatalf("the bridge refused a token the SDK accepts, with %s, which is not one of its own checks: %v", code, err)
+		}
+	}
+	return err == nil, code
+}
+
+func oracleVerifier(t *testing.T) (*Verifier, *descopestub.Stub) {
+	t.Helper()
+	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject})
+	require.NoError(t, err)
+	ts := httptest.NewServer(stub.Handler())
+	t.Cleanup(ts.Close)
+	keys := NewKeySource(KeySourceConfig{BaseURL: ts.URL, ProjectID: testProject})
+	require.NoError(t, keys.Refresh(t.Context()))
+	v, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: ts.URL, Keys: keys, Leeway: 0})
+	require.NoError(t, err)
+	return v, stub
+}
+
+// The lean RS256 path and the Descope SDK agree on a catalogue of tokens,
+// valid and forged.
+func TestVerifierAgreesWithTheSDK(t *testing.T) {
+	v, stub := oracleVerifier(t)
+	valid, err := stub.MintSession(descopestub.Session{UserID: "U2oracle", Roles: []string{"admin"}})
+	require.NoError(t, err)
+	refresh, err := stub.MintRefresh(descopestub.Session{UserID: "U2oracle"})
+	require.NoError(t, err)
+	parts := strings.Split(valid, ".")
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	kid := stub.SigningKey().ID
+	header := map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}
+	sign := func(claims map[string]any) string {
+		tok, err := stub.Sign(header, claims)
+		require.NoError(t, err)
+		return tok
+	}
+	base := func() map[string]any { return stub.Claims(descopestub.Session{UserID: "U2oracle"}, "DS") }
+	with := func(k string, val any) map[string]any { c := base(); c[k] = val; return c }
+	without := func(k string) map[string]any { c := base(); delete(c, k); return c }
+	foreign, err := descopestub.SignWith(otherKey, kid, header, base())
+	require.NoError(t, err)
+	flip := func(s string) string {
+		b := []byte(s)
+		if b[len(b)/2] == 'A' {
+			b[len(b)/2] = 'B'
+		} else {
+			b[len(b)/2] = 'A'
+		}
+		return string(b)
+	}
+
+	cases := []struct {
+		name   string
+		token  string
+		accept bool
+		code   bridge.Code
+	}{
+		{"a valid session is accepted by both", valid, true, ""},
+		{"a signature by another key is refused", foreign, false, bridge.CodeInvalidSignature},
+		{"a changed payload is refused", parts[0] + "." + flip(parts[1]) + "." + parts[2], false, ""},
+		{"a changed signature is refused", parts[0] + "." + parts[1] + "." + flip(parts[2]), false, ""},
+		{"a signature of another token is refused", parts[0] + "." + parts[1] + "." + strings.Split(refresh, ".")[2], false, bridge.CodeInvalidSignature},
+		{"a truncated signature is refused", parts[0] + "." + parts[1] + "." + parts[2][:40], false, ""},
+		{"an expired session is refused", sign(with("exp", time.Now().Add(-time.Hour).Unix())), false, bridge.CodeTokenExpired},
+		{"a session not valid yet is refused", sign(with("nbf", time.Now().Add(time.Hour).Unix())), false, bridge.CodeTokenNotYetValid},
+		{"a refresh token is refused (the bridge's own check)", refresh, false, bridge.CodeNotSessionToken},
+		{"another project's issuer is refused (the bridge's own check)", sign(with("iss", "Pother")), false, bridge.CodeWrongProject},
+		{"a session with no exp is refused (the bridge's own check)", sign(without("exp")), false, bridge.CodeMissingExpiry},
+		{"alg none is refused", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"`+kid+`"}`)) + "." + parts[1] + ".", false, bridge.CodeUnsupportedAlgorithm},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, code := oracle(t, v, tc.token)
+			assert.Equal(t, tc.accept, ok)
+			if tc.code != "" {
+				assert.Equal(t, tc.code, code)
+			}
+		})
+	}
+}
