@@ -2,10 +2,10 @@ package descope
 
 import (
 	"errors"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,14 +20,7 @@ import (
 // code the API maps to a 4xx, must not repeat the token in its error, and
 // must accept nothing but the exact valid tokens it was seeded with.
 func FuzzVerify(f *testing.F) {
-	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject})
-	require.NoError(f, err)
-	ts := httptest.NewServer(stub.Handler())
-	f.Cleanup(ts.Close)
-	keys := NewKeySource(KeySourceConfig{BaseURL: ts.URL, ProjectID: testProject})
-	require.NoError(f, keys.Refresh(f.Context()))
-	v, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: ts.URL, Keys: keys, Leeway: 5e9})
-	require.NoError(f, err)
+	v, stub := oracleVerifier(f, 5*time.Second)
 
 	var valid []string
 	for _, s := range []descopestub.Session{

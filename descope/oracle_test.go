@@ -48,15 +48,16 @@ func oracle(t testing.TB, v *Verifier, token string) (bridgeOK bool, code bridge
 	return err == nil, code
 }
 
-func oracleVerifier(t *testing.T) (*Verifier, *descopestub.Stub) {
+// oracleVerifier is a verifier over a fresh stand-in whose keys are loaded.
+func oracleVerifier(t testing.TB, leeway time.Duration) (*Verifier, *descopestub.Stub) {
 	t.Helper()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject})
 	require.NoError(t, err)
 	ts := httptest.NewServer(stub.Handler())
 	t.Cleanup(ts.Close)
 	keys := NewKeySource(KeySourceConfig{BaseURL: ts.URL, ProjectID: testProject})
-	require.NoError(t, keys.Refresh(t.Context()))
-	v, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: ts.URL, Keys: keys, Leeway: 0})
+	require.NoError(t, keys.Refresh(context.Background()))
+	v, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: ts.URL, Keys: keys, Leeway: leeway})
 	require.NoError(t, err)
 	return v, stub
 }
@@ -64,7 +65,7 @@ func oracleVerifier(t *testing.T) (*Verifier, *descopestub.Stub) {
 // The lean RS256 path and the Descope SDK agree on a catalogue of tokens,
 // valid and forged.
 func TestVerifierAgreesWithTheSDK(t *testing.T) {
-	v, stub := oracleVerifier(t)
+	v, stub := oracleVerifier(t, 0)
 	valid, err := stub.MintSession(descopestub.Session{UserID: "U2oracle", Roles: []string{"admin"}})
 	require.NoError(t, err)
 	refresh, err := stub.MintRefresh(descopestub.Session{UserID: "U2oracle"})
