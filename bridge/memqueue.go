@@ -147,12 +147,12 @@ func (q *MemoryQueue) done(k string) {
 func (q *MemoryQueue) Run(ctx context.Context, workers int, retry Retry, h JobHandler, failed func(Job, error)) int {
 	stop := func() bool { return ctx.Err() != nil }
 	// Wake waiting workers when ctx ends.
-	go func() {
-		<-ctx.Done()
+	stopWaking := context.AfterFunc(ctx, func() {
 		q.mu.Lock()
 		q.cond.Broadcast()
 		q.mu.Unlock()
-	}()
+	})
+	defer stopWaking()
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Add(1)

@@ -33,23 +33,15 @@ func RateLimited(retryAfter time.Duration, detail string) *Error {
 // quota) without bound. Sessions past the limit are refused with
 // CodeRateLimited before any mapping or minting.
 func LimitUsers(v Verifier, l Limiter) Verifier {
-	return limitedVerifier{next: v, limit: l}
+	return LimitExchanges(v, perUser{l})
 }
 
-type limitedVerifier struct {
-	next  Verifier
-	limit Limiter
-}
+// perUser is a Limiter keyed by user, as an ExchangeLimiter.
+type perUser struct{ l Limiter }
 
-func (v limitedVerifier) Verify(ctx context.Context, token string) (*Session, error) {
-	s, err := v.next.Verify(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	if ok, wait := v.limit.Allow(s.UserID); !ok {
-		return nil, RateLimited(wait, "user "+s.UserID+" is over the per-user exchange limit")
-	}
-	return s, nil
+func (p perUser) AllowExchange(_ context.Context, _, userID string) (bool, time.Duration, string) {
+	ok, wait := p.l.Allow(userID)
+	return ok, wait, "user"
 }
 
 // ExchangeLimiter admits one exchange by a verified user from a client
@@ -92,9 +84,9 @@ func (v sharedLimitVerifier) Verify(ctx context.Context, token string) (*Session
 	}
 	if ok, wait, scope := v.limit.AllowExchange(ctx, ClientAddr(ctx), s.UserID); !ok {
 		if scope == "client" {
-			return nil, RateLimited(wait, "client is over the shared per-address limit")
+			return nil, RateLimited(wait, "client is over the per-address limit")
 		}
-		return nil, RateLimited(wait, "user "+s.UserID+" is over the shared per-user exchange limit")
+		return nil, RateLimited(wait, "user "+s.UserID+" is over the per-user exchange limit")
 	}
 	return s, nil
 }

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -253,17 +252,6 @@ func (r *Reconciler) count(rep *ReconcileReport, out Outcome, err error, what st
 		rep.Changed++
 		rep.Changes[string(out)]++
 	}
-}
-
-// Kinds lists the change kinds of rep in a stable order (for progress
-// lines and tests).
-func (rep *ReconcileReport) Kinds() []string {
-	out := make([]string, 0, len(rep.Changes))
-	for k := range rep.Changes {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // DryRunAccounts wraps Accounts so that every write is skipped: a dry run

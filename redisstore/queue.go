@@ -71,7 +71,9 @@ type Queue struct {
 
 	consumer string
 	closed   atomic.Bool
-	once     sync.Once
+	// down is set while Redis fails the readers, so the failure is logged
+	// once per episode.
+	down atomic.Bool
 }
 
 // NewQueue returns a queue over rdb with a consumer name unique to this
@@ -213,6 +215,9 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 			Group: queueGroup, Consumer: q.consumer, Streams: []string{queueStream, ">"},
 			Count: int64(free), Block: time.Second,
 		}).Result()
+		if (err == nil || errors.Is(err, redis.Nil)) && q.down.CompareAndSwap(true, false) {
+			q.Log.Info("redis answers again: lifecycle workers read jobs")
+		}
 		got := 0
 		if err == nil {
 			for _, s := range streams {
@@ -242,9 +247,9 @@ func (q *Queue) visibility() time.Duration {
 
 // pause waits a moment after Redis failed, logging once per episode.
 func (q *Queue) pause(ctx context.Context, err error) {
-	q.once.Do(func() {
+	if q.down.CompareAndSwap(false, true) {
 		q.Log.Warn("redis unreachable: lifecycle workers wait for it", "error", err.Error())
-	})
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(time.Second):

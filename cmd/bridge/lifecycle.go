@@ -35,9 +35,6 @@ type lifecycle struct {
 	marks webhook.EventMarks
 	uc    *bridge.Lifecycle
 	cache *bridge.ExchangeCache
-	// shared is set when the queue is Redis's: a failed job is delivered
-	// again, not dropped.
-	shared bool
 }
 
 // newLifecycle builds lifecycle sync over Descope's management API (held
@@ -56,7 +53,7 @@ func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.E
 		queue = bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
 		marks = webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow)
 	}
-	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, shared: rdb != nil, cache: cache, uc: &bridge.Lifecycle{
+	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, cache: cache, uc: &bridge.Lifecycle{
 		ProjectID:      cfg.DescopeProjectID,
 		Users:          descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
 		Accounts:       bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)},
@@ -82,7 +79,7 @@ func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.E
 // it returns how many jobs were left waiting.
 func (l *lifecycle) run(ctx context.Context) int {
 	retry := bridge.DefaultRetry
-	if l.shared {
+	if _, shared := l.queue.(*redisstore.Queue); shared {
 		// Redis delivers a failed job again (up to the max, then it is
 		// dead-lettered): a few tries per delivery are enough.
 		retry.Attempts = 3

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/descope"
-	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/httpapi"
 )
 
@@ -59,18 +57,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("building descope client: %w", err)
 	}
-	if cfg.FirebaseAuthEmulatorHost != "" {
-		if err := os.Setenv("FIREBASE_AUTH_EMULATOR_HOST", cfg.FirebaseAuthEmulatorHost); err != nil {
-			return fmt.Errorf("setting emulator host: %w", err)
-		}
-	}
-	fbc, err := firebase.New(ctx, firebase.Config{
-		ProjectID: cfg.FirebaseProjectID, CredentialsJSON: []byte(cfg.FirebaseServiceAccountJSON),
-		CredentialsFile: cfg.GoogleApplicationCredentials, ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
-		EmulatorHost: cfg.FirebaseAuthEmulatorHost, Options: cfg.googleOptions,
-	})
+	fbc, err := newFirebase(ctx, cfg, nil)
 	if err != nil {
-		return fmt.Errorf("building firebase client: %w", err)
+		return err
 	}
 	mapping := cfg.mapping
 	if mapping == nil {

@@ -94,24 +94,12 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 
 	if cfg.FirebaseAuthEmulatorHost != "" {
-		// The Admin SDK takes emulator mode from the environment only.
-		if err := os.Setenv("FIREBASE_AUTH_EMULATOR_HOST", cfg.FirebaseAuthEmulatorHost); err != nil {
-			return nil, fmt.Errorf("setting emulator host: %w", err)
-		}
 		log.Warn("minting unsigned Auth emulator tokens; never do this in production",
 			"emulator", cfg.FirebaseAuthEmulatorHost)
 	}
-	fbc, err := firebase.New(ctx, firebase.Config{
-		ProjectID:           cfg.FirebaseProjectID,
-		CredentialsJSON:     []byte(cfg.FirebaseServiceAccountJSON),
-		CredentialsFile:     cfg.GoogleApplicationCredentials,
-		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
-		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
-		Options:             cfg.googleOptions,
-		IAM:                 firebase.IAMOptions{Base: cfg.iamBase, Observe: m.SignBlobCall},
-	})
+	fbc, err := newFirebase(ctx, cfg, m.SignBlobCall)
 	if err != nil {
-		return nil, fmt.Errorf("building firebase client: %w", err)
+		return nil, err
 	}
 	account := fbc.Account()
 	if account == "" {
@@ -465,4 +453,28 @@ func (s *service) announceReady(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// newFirebase builds the Admin SDK client the service and `bridge
+// reconcile` share; observe is told each IAM signBlob attempt (keyless).
+func newFirebase(ctx context.Context, cfg *Config, observe func(string, time.Duration)) (*firebase.Client, error) {
+	if cfg.FirebaseAuthEmulatorHost != "" {
+		// The Admin SDK takes emulator mode from the environment only.
+		if err := os.Setenv("FIREBASE_AUTH_EMULATOR_HOST", cfg.FirebaseAuthEmulatorHost); err != nil {
+			return nil, fmt.Errorf("setting emulator host: %w", err)
+		}
+	}
+	fbc, err := firebase.New(ctx, firebase.Config{
+		ProjectID:           cfg.FirebaseProjectID,
+		CredentialsJSON:     []byte(cfg.FirebaseServiceAccountJSON),
+		CredentialsFile:     cfg.GoogleApplicationCredentials,
+		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
+		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
+		Options:             cfg.googleOptions,
+		IAM:                 firebase.IAMOptions{Base: cfg.iamBase, Observe: observe},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building firebase client: %w", err)
+	}
+	return fbc, nil
 }

@@ -17,13 +17,20 @@ const ProjectID = "demo-dfbridge"
 // missing or silent emulator fails the test.
 func ForTest(t testing.TB) *Client {
 	t.Helper()
-	host := os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
-	required := os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1"
+	return forTest(t, "FIREBASE_AUTH_EMULATOR_HOST", "the Auth emulator")
+}
+
+// forTest is a client for the emulator at the host in the variable named
+// env, skipping t when it is unset (failing under DFBRIDGE_REQUIRE_EMULATOR=1)
+// and failing t when the emulator does not answer.
+func forTest(t testing.TB, env, what string) *Client {
+	t.Helper()
+	host := os.Getenv(env)
 	if host == "" {
-		if required {
-			t.Fatal("FIREBASE_AUTH_EMULATOR_HOST is not set but DFBRIDGE_REQUIRE_EMULATOR=1")
+		if os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1" {
+			t.Fatalf("%s is not set but DFBRIDGE_REQUIRE_EMULATOR=1", env)
 		}
-		t.Skip("FIREBASE_AUTH_EMULATOR_HOST not set; run via scripts/test.sh to use the Auth emulator")
+		t.Skipf("%s not set; run via scripts/test.sh to use %s", env, what)
 	}
 	c := New(host, ProjectID)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -55,18 +62,5 @@ func WaitPastIssuedSecond(t testing.TB, idToken string) {
 // DFBRIDGE_ISOLATED_EMULATOR, which no other test shares.
 func ForIsolatedTest(t testing.TB) *Client {
 	t.Helper()
-	host := os.Getenv("DFBRIDGE_ISOLATED_EMULATOR")
-	if host == "" {
-		if os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1" {
-			t.Fatal("DFBRIDGE_ISOLATED_EMULATOR is not set but DFBRIDGE_REQUIRE_EMULATOR=1")
-		}
-		t.Skip("DFBRIDGE_ISOLATED_EMULATOR not set; run via scripts/test.sh to use a second Auth emulator")
-	}
-	c := New(host, ProjectID)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx); err != nil {
-		t.Fatalf("auth emulator at %s does not answer: %v", host, err)
-	}
-	return c
+	return forTest(t, "DFBRIDGE_ISOLATED_EMULATOR", "a second Auth emulator")
 }

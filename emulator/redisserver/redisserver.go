@@ -33,29 +33,45 @@ const Password = "test-redis-password"
 // (fails instead under DFBRIDGE_REQUIRE_REDIS=1, as the test command sets).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("DFBRIDGE_REQUIRE_REDIS") == "1" {
 			t.Fatal("redis-server is not installed but DFBRIDGE_REQUIRE_REDIS=1 (scripts/test.sh installs it)")
 		}
 		t.Skip("redis-server not installed; run via scripts/test.sh")
 	}
-	s := &Server{dir: t.TempDir()}
-	if err := s.start(bin, freePort(t)); err != nil {
+	s, err := Run(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
+// Run starts a redis-server on a free loopback port, working in dir; the
+// caller stops it. The benchmark uses it too.
+func Run(dir string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir}
+	if err := s.start(bin, port); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 func (s *Server) start(bin, port string) error {

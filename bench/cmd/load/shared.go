@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dfbridge/dfbridge/emulator/redisserver"
 )
 
 // runShared measures what Redis adds: one bridge without and with
@@ -22,35 +23,12 @@ func runShared(ctx context.Context, o options, out io.Writer, bin, dir string, e
 		fmt.Fprintf(out, "shared state: skipped (redis-server not installed; apt-get install redis-server)\n\n")
 		return nil
 	}
-	port, err := freePort()
+	rs, err := redisserver.Run(dir)
 	if err != nil {
 		return err
 	}
-	rcmd := exec.CommandContext(ctx, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	stdout, err := rcmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := rcmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = rcmd.Process.Kill(); _ = rcmd.Wait() }()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("redis-server not ready")
-	}
-	redisURL := fmt.Sprintf("REDIS_URL=redis://127.0.0.1:%d/0", port)
+	defer rs.Stop()
+	redisURL := "REDIS_URL=" + rs.URL()
 	// Limits at a realistic level, far above what one user's pre-minted
 	// session is driven at here, so every exchange pays for both checks
 	// and none is refused.
