@@ -10,7 +10,7 @@ step() { printf '\n==> %s\n' "$*"; }
 npm_ci() { npm ci --no-audit --no-fund --loglevel=error; }
 
 step "lockfiles record no download addresses"
-if grep -n '"resolved": "http' clients/js/package-lock.json examples/*/package-lock.json; then
+if grep -n '"resolved": "http' clients/js/package-lock.json examples/*/package-lock.json bench/peer/package-lock.json; then
   echo "a lockfile above has resolved URLs; remove them: sed -i '/\"resolved\": \"http/d' FILE" >&2
   exit 1
 fi

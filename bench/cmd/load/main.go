@@ -48,6 +48,11 @@ type options struct {
 	profile      string
 	shared       bool
 	keyless      bool
+	peer         bool
+	peerWorkers  int
+	openRates    []int
+	openConns    int
+	chart        string
 }
 
 func main() {
@@ -63,7 +68,24 @@ func main() {
 	flag.StringVar(&o.goexperiment, "goexperiment", "", "GOEXPERIMENT for building the bridge and the ceiling (e.g. boringcrypto)")
 	flag.BoolVar(&o.keyless, "keyless", true, "measure keyless signing against an IAM stand-in over TLS + HTTP/2 at 30 ms")
 	flag.BoolVar(&o.shared, "shared", true, "measure shared state through Redis (needs Debian's redis-server): the cost of the limit checks, and 3 instances behind a round-robin client")
+	flag.BoolVar(&o.peer, "peer", true, "measure the Node peer (bench/peer: node:cluster on @descope/node-sdk and firebase-admin, installed with npm ci) beside the bridge")
+	flag.IntVar(&o.peerWorkers, "peer-workers", runtime.NumCPU(), "the Node peer's cluster workers")
+	var open string
+	flag.StringVar(&open, "open", "500,1000", "offered rates (exchanges/s) of the open-loop phases, comma-separated; empty for none")
+	flag.IntVar(&o.openConns, "open-conns", 64, "connections that carry the open-loop phases")
+	flag.StringVar(&o.chart, "chart", "", "draw exchanges/s and p99 against connections, bridge and peer, to this .svg or .png")
 	flag.Parse()
+	for _, c := range strings.Split(open, ",") {
+		if strings.TrimSpace(c) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 || n > 20000 {
+			fmt.Fprintln(os.Stderr, "load: -open takes rates from 1 to 20000")
+			os.Exit(2)
+		}
+		o.openRates = append(o.openRates, n)
+	}
 	for _, c := range strings.Split(conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 || n > 256 {
@@ -100,6 +122,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	bridgeBin, ceilingBin, err := build(ctx, dir, o.goexperiment, o.profile != "")
 	if err != nil {
 		return err
+	}
+	if o.peer {
+		if err := installPeer(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Node peer: %s, node:cluster with %d workers, @descope/node-sdk and firebase-admin as pinned in %s/package.json\n", nodeVersion(), o.peerWorkers, peerDir)
 	}
 	stand, err := bench.NewStandIn()
 	if err != nil {
@@ -166,6 +194,19 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if _, err := drive(ctx, b.url, sessions, 16, time.Second); err != nil { // warm-up, not reported
 		return err
 	}
+	var peer *bridge
+	if o.peer {
+		peer, err = startPeer(ctx, dir, o.peerWorkers, []string{
+			"DESCOPE_PROJECT_ID=" + bench.ProjectID, "DESCOPE_BASE_URL=" + stand.Server.URL,
+			"GOOGLE_APPLICATION_CREDENTIALS=" + saFile, "PATH=" + os.Getenv("PATH")})
+		if err != nil {
+			return err
+		}
+		defer peer.stop()
+		if _, err := drive(ctx, peer.url, sessions, 16, 2*time.Second); err != nil { // warm-up (and JIT), not reported
+			return err
+		}
+	}
 	type phase struct {
 		conns   int
 		ceiling ceiling
@@ -173,6 +214,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		hwm     int64
 		cpu     time.Duration
 		selfCPU time.Duration
+		peer    *result
+		peerCPU time.Duration
+		peerHWM int64
 	}
 	var phases []phase
 	profiled := -1
@@ -198,7 +242,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		// The machine may be shared: alternate ceiling and load in
 		// rounds, so both see the same background.
-		p := phase{conns: c, res: &result{}}
+		p := phase{conns: c, res: &result{}, peer: &result{}}
 		for range o.rounds {
 			ceil, err := measureCeiling(ctx, ceilingBin, o.ceilingFor/time.Duration(o.rounds))
 			if err != nil {
@@ -213,8 +257,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			p.cpu += b.cpu() - cpu0
 			p.selfCPU += selfCPU() - self0
 			p.res.add(res)
+			if peer != nil {
+				cpu0 := peer.cpu()
+				res, err := drive(ctx, peer.url, sessions, c, o.duration/time.Duration(o.rounds))
+				if err != nil {
+					return err
+				}
+				p.peerCPU += peer.cpu() - cpu0
+				p.peer.add(res)
+			}
 		}
 		p.hwm = b.peakRSS()
+		if peer != nil {
+			p.peerHWM = peer.peakRSS()
+		}
 		phases = append(phases, p)
 		if profile != nil {
 			if err := <-profile; err != nil {
@@ -224,7 +280,35 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				c, o.profile, o.profile, o.profile)
 		}
 	}
+	// Open loop: a fixed offered rate, bridge and peer in alternating
+	// slices, latency from each request's intended send time.
+	type openPhase struct {
+		rate      int
+		res, peer *result
+	}
+	var opens []openPhase
+	for _, rate := range o.openRates {
+		op := openPhase{rate: rate, res: &result{}, peer: &result{}}
+		for range o.rounds {
+			res, err := driveOpen(ctx, b.url, sessions, rate, o.openConns, o.duration/time.Duration(o.rounds))
+			if err != nil {
+				return err
+			}
+			op.res.add(res)
+			if peer != nil {
+				res, err := driveOpen(ctx, peer.url, sessions, rate, o.openConns, o.duration/time.Duration(o.rounds))
+				if err != nil {
+					return err
+				}
+				op.peer.add(res)
+			}
+		}
+		opens = append(opens, op)
+	}
 	b.stop()
+	if peer != nil {
+		peer.stop()
+	}
 
 	// Cached repeats: the default cache, every session exchanged once, then
 	// the same sessions again and again.
@@ -266,6 +350,55 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "              share: sign CPU over bridge CPU, the part of the bridge's work that is the signature\n")
 	fmt.Fprintf(out, "  load CPU:   CPU of this load generator per exchange, taken from the same cores\n")
 	fmt.Fprintf(out, "  peak RSS:   the bridge's VmHWM after the phase\n\n")
+
+	if peer != nil {
+		fmt.Fprintf(out, "bridge against the Node peer (%d workers), closed loop, the same stand-in, key and sessions, alternating slices\n", o.peerWorkers)
+		fmt.Fprintf(out, "%5s %8s %8s %8s | %8s %8s %8s %10s | %7s %9s %9s\n",
+			"conns", "bridge/s", "p50", "p99", "peer/s", "p50", "p99", "peer CPU", "× rate", "p99 ratio", "peer RSS")
+		for _, p := range phases {
+			fmt.Fprintf(out, "%5d %8.0f %8s %8s | %8.0f %8s %8s %7.0fµs/r | %6.2f× %8.2f %6.1f MB\n",
+				p.conns, p.res.rate(), ms(p.res.quantile(0.50)), ms(p.res.quantile(0.99)),
+				p.peer.rate(), ms(p.peer.quantile(0.50)), ms(p.peer.quantile(0.99)), perReq(p.peerCPU, p.peer.ok),
+				p.res.rate()/p.peer.rate(), ratio(p.res.quantile(0.99), p.peer.quantile(0.99)), float64(p.peerHWM)/1024)
+		}
+		fmt.Fprintf(out, "  × rate: bridge exchanges/s over the peer's; p99 ratio: the bridge's p99 over the peer's\n")
+		fmt.Fprintf(out, "  peer CPU and RSS: the peer's process tree (primary and workers); the peer's errors: %d\n\n", peerErrors(phases, func(p phase) *result { return p.peer }))
+	}
+	if len(opens) > 0 {
+		fmt.Fprintf(out, "open loop: a fixed offered rate over %d connections, latency from each request's intended send time\n", o.openConns)
+		fmt.Fprintf(out, "%7s %8s %8s %8s %6s", "offered", "bridge/s", "p50", "p99", "errors")
+		if peer != nil {
+			fmt.Fprintf(out, " | %8s %8s %8s %6s | %9s", "peer/s", "p50", "p99", "errors", "p99 ratio")
+		}
+		fmt.Fprintln(out)
+		for _, op := range opens {
+			fmt.Fprintf(out, "%7d %8.0f %8s %8s %6d", op.rate, op.res.rate(), ms(op.res.quantile(0.50)), ms(op.res.quantile(0.99)), op.res.errors)
+			if peer != nil {
+				fmt.Fprintf(out, " | %8.0f %8s %8s %6d | %9.2f", op.peer.rate(), ms(op.peer.quantile(0.50)), ms(op.peer.quantile(0.99)), op.peer.errors,
+					ratio(op.res.quantile(0.99), op.peer.quantile(0.99)))
+			}
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintln(out)
+	}
+	if o.chart != "" {
+		all := []series{{name: "dfbridge"}}
+		if peer != nil {
+			all = append(all, series{name: fmt.Sprintf("Node peer, %d workers", o.peerWorkers)})
+		}
+		for _, p := range phases {
+			for i, r := range []*result{p.res, p.peer}[:len(all)] {
+				all[i].conns = append(all[i].conns, p.conns)
+				all[i].rate = append(all[i].rate, r.rate())
+				all[i].p99 = append(all[i].p99, float64(r.quantile(0.99))/float64(time.Millisecond))
+			}
+		}
+		title := fmt.Sprintf("POST /exchange, key-file signing, uncached; %d cores, %s", runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+		if err := writeChart(o.chart, title, all); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "chart: %s\n\n", o.chart)
+	}
 
 	fmt.Fprintf(out, "cached repeats (default cache, the same %d sessions again)\n", len(sessions))
 	fmt.Fprintf(out, "%5d %9.0f %8s %8s %8s %6d   %.1f× the uncached rate at %d conns, peak RSS %.1f MB\n\n",
@@ -328,6 +461,7 @@ type bridge struct {
 	url    string
 	exited chan struct{}
 	once   sync.Once
+	tree   bool // measure the process with its children (the Node peer's cluster)
 }
 
 func freePort() (int, error) {
@@ -372,19 +506,33 @@ func startBridge(ctx context.Context, bin, dir, name string, env []string) (*bri
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	if !b.waitReady(15 * time.Second) {
+		b.stop()
+		return nil, fmt.Errorf("bridge did not become ready within 15s (log: %s)", filepath.Join(dir, name+".log"))
+	}
+	return b, nil
+}
+
+// waitReady polls /readyz until it answers 200, the process exits, or d
+// passes; it reports whether the process became ready.
+func (b *bridge) waitReady(d time.Duration) bool {
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
+		select {
+		case <-b.exited:
+			return false
+		default:
+		}
 		resp, err := http.Get("http://" + b.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return b, nil
+				return true
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.stop()
-	return nil, errors.New("bridge did not become ready within 15s")
+	return false
 }
 
 func (b *bridge) stop() {
@@ -405,31 +553,40 @@ func (b *bridge) peakRSS() int64 { return b.status("VmHWM:") }
 // rss is the bridge's resident memory now, in KiB.
 func (b *bridge) rss() int64 { return b.status("VmRSS:") }
 
+// status sums a /proc/<pid>/status field (in KiB) over the process, or
+// over its tree.
 func (b *bridge) status(field string) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
+	var sum int64 = -1
+	for _, pid := range b.pids() {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, field); ok {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				sum = max(sum, 0) + n
+			}
 		}
 	}
-	return -1
+	return sum
 }
 
-// cpu is the bridge's user+system CPU time so far.
+// cpu is the user+system CPU time so far of the bridge, or of the tree.
 func (b *bridge) cpu() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid))
-	if err != nil {
-		return 0
+	var ticks int64
+	for _, pid := range b.pids() {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += utime + stime
 	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 func selfCPU() time.Duration {
@@ -679,6 +836,14 @@ func driveAll(ctx context.Context, addrs []string, sessions []string, conns int,
 	}
 	slices.Sort(r.latencies)
 	return r, nil
+}
+
+// ratio is a over b, or 0 when b is 0.
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
