@@ -41,6 +41,9 @@ type Metrics struct {
 	// SignBlob is the latency of IAM signBlob attempts by outcome (ok,
 	// retried_429, 429, 4xx, 5xx, error, breaker_open).
 	SignBlob *prometheus.HistogramVec
+	// Admission is how long exchanges waited for their turn in the
+	// first-come-first-served queue (key-file signing).
+	Admission prometheus.Histogram
 }
 
 // New creates the metrics and registers them, with Go runtime and process
@@ -87,6 +90,11 @@ func New() *Metrics {
 			Help:    "IAM signBlob attempts of keyless signing, by outcome (ok, retried_429, 429, 4xx, 5xx, error, breaker_open).",
 			Buckets: []float64{.005, .01, .02, .03, .035, .04, .045, .05, .075, .1, .25, .5, 1, 2.5},
 		}, []string{"outcome"}),
+		Admission: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dfbridge_exchange_queue_wait_seconds",
+			Help:    "Time exchanges waited for their turn in the first-come-first-served queue (key-file signing).",
+			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_lifecycle_dead_letters_total",
 			Help: "Lifecycle jobs moved to the dead-letter stream after LIFECYCLE_MAX_ATTEMPTS deliveries.",
@@ -100,7 +108,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
-		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters, m.SignBlob,
+		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters, m.SignBlob, m.Admission,
 	)
 	return m
 }
@@ -196,5 +204,12 @@ func (m *Metrics) DeadLetter() {
 func (m *Metrics) SignBlobCall(outcome string, d time.Duration) {
 	if m != nil {
 		m.SignBlob.WithLabelValues(outcome).Observe(d.Seconds())
+	}
+}
+
+// AdmissionWait observes how long one exchange waited for its turn.
+func (m *Metrics) AdmissionWait(d time.Duration) {
+	if m != nil {
+		m.Admission.Observe(d.Seconds())
 	}
 }

@@ -53,6 +53,8 @@ func TestExchangeCacheConfigIsChecked(t *testing.T) {
 		"a negative size":                   {"EXCHANGE_CACHE_SIZE": "-1"},
 		"a TTL beyond a quarter of an hour": {"EXCHANGE_CACHE_TTL": "20m"},
 		"a TTL under a second":              {"EXCHANGE_CACHE_TTL": "10ms"},
+		"no exchange in flight":             {"EXCHANGE_IN_FLIGHT_PER_CORE": "0"},
+		"a negative exchange queue":         {"EXCHANGE_QUEUE_MAX": "-1"},
 	}
 	for name, env := range cases {
 		t.Run(name+" stops start-up naming the variable", func(t *testing.T) {

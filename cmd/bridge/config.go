@@ -89,6 +89,14 @@ type Config struct {
 	// served custom token has most of its hour left.
 	ExchangeCacheTTL time.Duration `envconfig:"EXCHANGE_CACHE_TTL" default:"5m"`
 
+	// ExchangeInFlightPerCore is how many exchanges signing with a key file
+	// run at once per core; the rest wait in one first-come-first-served
+	// queue. Keyless signing waits on IAM, not the CPU, and is not queued.
+	ExchangeInFlightPerCore int `envconfig:"EXCHANGE_IN_FLIGHT_PER_CORE" default:"2"`
+	// ExchangeQueueMax is how many exchanges may wait for their turn; more
+	// are answered 503 busy with Retry-After at once.
+	ExchangeQueueMax int `envconfig:"EXCHANGE_QUEUE_MAX" default:"1024"`
+
 	// GoogleCloudProject is the project the service runs in, which names
 	// traces in the logs' logging.googleapis.com/trace field. Defaults to
 	// FIREBASE_PROJECT_ID; set it when the service runs in another project.
@@ -319,6 +327,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ExchangeCacheSize > 0 && (c.ExchangeCacheTTL < time.Second || c.ExchangeCacheTTL > bridge.MaxCacheTTL) {
 		return errors.New("config: EXCHANGE_CACHE_TTL must be between 1s and 15m")
+	}
+	if c.ExchangeInFlightPerCore < 1 || c.ExchangeInFlightPerCore > 64 {
+		return errors.New("config: EXCHANGE_IN_FLIGHT_PER_CORE must be between 1 and 64")
+	}
+	if c.ExchangeQueueMax < 0 || c.ExchangeQueueMax > 1_000_000 {
+		return errors.New("config: EXCHANGE_QUEUE_MAX must be between 0 and 1000000")
 	}
 	if _, err := c.slogLevel(); err != nil {
 		return err

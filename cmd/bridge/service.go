@@ -56,6 +56,15 @@ type service struct {
 	rdb *redis.Client
 }
 
+// admissionMaxWait is the longest an exchange waits for its turn before
+// it is answered 503 busy: well past any queue a healthy instance builds,
+// and well inside a client's patience.
+const admissionMaxWait = 5 * time.Second
+
+// startCores is the cores the process may use, as the runtime found them
+// at start (the CPU limit of the container, or the machine's).
+var startCores = runtime.GOMAXPROCS(0)
+
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
 	level, _ := cfg.slogLevel()
 	log := httpapi.NewLogger(stdout, level)
@@ -109,9 +118,19 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		"firebase_project", cfg.FirebaseProjectID)
 
 	var minter bridge.Minter = fbc.Minter()
+	cores := startCores
+	if fbc.Mode() == firebase.ModeKey && os.Getenv("GOMAXPROCS") == "" {
+		// Signing keeps every core's scheduler busy, and Go reads the
+		// network only when a scheduler is idle or every 10 ms: arrivals
+		// would queue unseen in the sockets, in no order. One scheduler
+		// more than the cores, with signing held to the cores below,
+		// stays free to read each request as it arrives and queue it in
+		// arrival order. (GOMAXPROCS set by the operator is left alone.)
+		runtime.GOMAXPROCS(cores + 1)
+	}
 	if fbc.Mode() == firebase.ModeKey {
 		// Local signing is CPU-bound: queue it, one signature per core.
-		if minter, err = bridge.NewSignQueue(minter, runtime.GOMAXPROCS(0)); err != nil {
+		if minter, err = bridge.NewSignQueue(minter, cores); err != nil {
 			return nil, fmt.Errorf("building sign queue: %w", err)
 		}
 	}
@@ -163,9 +182,25 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		}
 		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
-	var exchanger httpapi.Exchanger = x
+	var inner bridge.TokenExchanger = x
+	if fbc.Mode() == firebase.ModeKey {
+		// With a key file the whole exchange is CPU work: admit it in
+		// arrival order, a few per core, so queueing happens in one FIFO
+		// place rather than across the scheduler. Cache hits are not
+		// queued: the cache sits in front.
+		admit, err := bridge.NewAdmission(x, bridge.AdmissionConfig{
+			InFlight: cfg.ExchangeInFlightPerCore * cores,
+			MaxQueue: cfg.ExchangeQueueMax, MaxWait: admissionMaxWait,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("building admission queue: %w", err)
+		}
+		admit.Observe = m.AdmissionWait
+		inner = admit
+	}
+	var exchanger httpapi.Exchanger = inner
 	if cfg.ExchangeCacheSize > 0 {
-		cache, err = bridge.NewExchangeCache(x, bridge.CacheConfig{
+		cache, err = bridge.NewExchangeCache(inner, bridge.CacheConfig{
 			Size: cfg.ExchangeCacheSize, TTL: cfg.ExchangeCacheTTL, Observe: m.CacheLookup,
 		})
 		if err != nil {

@@ -145,7 +145,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "%d distinct users, one pre-minted Descope session each; %s per phase; key-file signing (RSA-2048)\n\n", o.users, o.duration)
 	env := func(extra ...string) []string {
 		// The Go runtime's own knobs pass through, to try GC settings.
-		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"} {
+		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "EXCHANGE_IN_FLIGHT_PER_CORE"} {
 			if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
 				extra = append(extra, k+"="+v)
 			}
@@ -217,6 +217,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		peer    *result
 		peerCPU time.Duration
 		peerHWM int64
+		inside  *result // the bridge's own latency, from its log lines
 	}
 	var phases []phase
 	profiled := -1
@@ -242,14 +243,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		// The machine may be shared: alternate ceiling and load in
 		// rounds, so both see the same background.
-		p := phase{conns: c, res: &result{}, peer: &result{}}
+		p := phase{conns: c, res: &result{}, peer: &result{}, inside: &result{}}
 		for range o.rounds {
 			ceil, err := measureCeiling(ctx, ceilingBin, o.ceilingFor/time.Duration(o.rounds))
 			if err != nil {
 				return err
 			}
 			p.ceiling.add(ceil)
-			cpu0, self0 := b.cpu(), selfCPU()
+			cpu0, self0, log0 := b.cpu(), selfCPU(), b.logSize()
 			res, err := drive(ctx, b.url, sessions, c, o.duration/time.Duration(o.rounds))
 			if err != nil {
 				return err
@@ -257,6 +258,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			p.cpu += b.cpu() - cpu0
 			p.selfCPU += selfCPU() - self0
 			p.res.add(res)
+			inside, err := b.handlerLatencies(log0)
+			if err != nil {
+				return err
+			}
+			p.inside.add(inside)
 			if peer != nil {
 				cpu0 := peer.cpu()
 				res, err := drive(ctx, peer.url, sessions, c, o.duration/time.Duration(o.rounds))
@@ -362,6 +368,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				p.res.rate()/p.peer.rate(), ratio(p.res.quantile(0.99), p.peer.quantile(0.99)), float64(p.peerHWM)/1024)
 		}
 		fmt.Fprintf(out, "  × rate: bridge exchanges/s over the peer's; p99 ratio: the bridge's p99 over the peer's\n")
+		fmt.Fprintf(out, "  inside the bridge (its exchange log lines' latency_ms: handler start, queue included, to the answer):\n")
+		for _, p := range phases {
+			fmt.Fprintf(out, "    %3d conns: p50 %s, p99 %s of the client's p50 %s, p99 %s\n", p.conns,
+				ms(p.inside.quantile(0.5)), ms(p.inside.quantile(0.99)), ms(p.res.quantile(0.5)), ms(p.res.quantile(0.99)))
+		}
 		fmt.Fprintf(out, "  peer CPU and RSS: the peer's process tree (primary and workers); the peer's errors: %d\n\n", peerErrors(phases, func(p phase) *result { return p.peer }))
 	}
 	if len(opens) > 0 {
@@ -462,6 +473,7 @@ type bridge struct {
 	exited chan struct{}
 	once   sync.Once
 	tree   bool // measure the process with its children (the Node peer's cluster)
+	log    string
 }
 
 func freePort() (int, error) {
@@ -491,7 +503,7 @@ func spawn(ctx context.Context, bin, dir, name string, env []string) (*bridge, e
 		logf.Close()
 		return nil, fmt.Errorf("starting bridge: %w", err)
 	}
-	b := &bridge{cmd: cmd, url: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{})}
+	b := &bridge{cmd: cmd, url: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{}), log: logf.Name()}
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
@@ -874,3 +886,43 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 func numCPU() int { return runtime.NumCPU() }
+
+// logSize is the length of the bridge's log so far.
+func (b *bridge) logSize() int64 {
+	fi, err := os.Stat(b.log)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// handlerLatencies reads the latency_ms of the successful exchange log
+// lines written since offset from: the bridge's own view of each exchange,
+// from its handler's start to its answer.
+func (b *bridge) handlerLatencies(from int64) (*result, error) {
+	f, err := os.Open(b.log)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return nil, err
+	}
+	r := &result{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg       string  `json:"message"`
+			Code      string  `json:"code"`
+			LatencyMS float64 `json:"latency_ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "exchange" || line.Code != "ok" {
+			continue
+		}
+		r.ok++
+		r.latencies = append(r.latencies, time.Duration(line.LatencyMS*float64(time.Millisecond)))
+	}
+	slices.Sort(r.latencies)
+	return r, sc.Err()
+}
