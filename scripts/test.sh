@@ -42,6 +42,8 @@ echo "== go vet"
 go vet ./...
 echo "== static binary (the container build)"
 scripts/check-static.sh
+echo "== BoringCrypto static build (the image's GOEXPERIMENT build arg)"
+scripts/test-boring.sh
 echo "== go test (race detector on)"
 go test -race -count=1 ./...
 
