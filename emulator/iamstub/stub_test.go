@@ -152,3 +152,30 @@ func TestTransportReachesOnlyTheStandIn(t *testing.T) {
 		assert.ErrorContains(t, err, "refusing a request", "%s must not be reached", u)
 	}
 }
+
+// Signing once (the load benchmark's stand-in) answers every payload with
+// one valid-length signature, which verifies for none of them; by default
+// each payload gets its own, which verifies.
+func TestSignOnceAnswersOneSignatureForEveryPayload(t *testing.T) {
+	for _, once := range []bool{false, true} {
+		s, ts := start(t, Options{Email: account, ProjectID: "demo-x", SignOnce: once})
+		tok := accessToken(t, ts.URL)
+		var sigs [][]byte
+		for _, p := range []string{"first.payload", "second.payload"} {
+			body, _ := json.Marshal(map[string]string{"payload": base64.StdEncoding.EncodeToString([]byte(p))})
+			status, out := signBlob(t, ts.URL, tok, account, body)
+			require.Equal(t, http.StatusOK, status, "%v", out)
+			sig, err := base64.StdEncoding.DecodeString(out["signedBlob"].(string))
+			require.NoError(t, err)
+			require.Len(t, sig, 256)
+			sum := sha256.Sum256([]byte(p))
+			if once {
+				assert.Error(t, rsa.VerifyPKCS1v15(s.PublicKey(), crypto.SHA256, sum[:], sig))
+			} else {
+				assert.NoError(t, rsa.VerifyPKCS1v15(s.PublicKey(), crypto.SHA256, sum[:], sig))
+			}
+			sigs = append(sigs, sig)
+		}
+		assert.Equal(t, once, bytes.Equal(sigs[0], sigs[1]), "signed once: %v", once)
+	}
+}
