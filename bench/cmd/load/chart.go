@@ -27,7 +27,7 @@ type series struct {
 // series, side by side, to path (.svg or .png by its extension).
 func writeChart(path, title string, all []series) error {
 	colors := []color.Color{color.RGBA{R: 0x1f, G: 0x6f, B: 0xb4, A: 0xff}, color.RGBA{R: 0xd9, G: 0x5f, B: 0x02, A: 0xff}}
-	panel := func(ylabel string, y func(s series) []float64) (*plot.Plot, error) {
+	panel := func(ylabel string, y func(s series) []float64, legendTop bool) (*plot.Plot, error) {
 		p := plot.New()
 		p.X.Label.Text = "connections (closed loop)"
 		p.Y.Label.Text = ylabel
@@ -50,15 +50,15 @@ func writeChart(path, title string, all []series) error {
 			p.Add(line, points)
 			p.Legend.Add(s.name, line, points)
 		}
-		p.Legend.Top, p.Legend.Left = true, true
+		p.Legend.Top, p.Legend.Left = legendTop, legendTop
 		return p, nil
 	}
-	rate, err := panel("exchanges/s", func(s series) []float64 { return s.rate })
+	rate, err := panel("exchanges/s", func(s series) []float64 { return s.rate }, false)
 	if err != nil {
 		return err
 	}
 	rate.Title.Text = "throughput"
-	p99, err := panel("p99 latency (ms)", func(s series) []float64 { return s.p99 })
+	p99, err := panel("p99 latency (ms)", func(s series) []float64 { return s.p99 }, true)
 	if err != nil {
 		return err
 	}
