@@ -20,7 +20,7 @@ import (
 // sheds the request with CodeBusy (503, Retry-After) rather than letting
 // latency grow without bound.
 type Admission struct {
-	next     TokenExchanger
+	next     AdmittedExchanger
 	slots    *semaphore.Weighted
 	queued   atomic.Int64
 	maxQueue int64
@@ -29,7 +29,15 @@ type Admission struct {
 	Observe func(wait time.Duration)
 }
 
-var _ TokenExchanger = (*Admission)(nil)
+var _ AdmittedExchanger = (*Admission)(nil)
+
+// AdmittedExchanger is what Admission queues: the exchange of a session
+// token (POST /exchange) and of a session already verified (the connector
+// route). *Exchanger is one.
+type AdmittedExchanger interface {
+	TokenExchanger
+	ExchangeSession(ctx context.Context, s *Session) (*Result, error)
+}
 
 // AdmissionConfig sizes the queue.
 type AdmissionConfig struct {
@@ -43,7 +51,7 @@ type AdmissionConfig struct {
 }
 
 // NewAdmission wraps next with a first-come-first-served admission queue.
-func NewAdmission(next TokenExchanger, cfg AdmissionConfig) (*Admission, error) {
+func NewAdmission(next AdmittedExchanger, cfg AdmissionConfig) (*Admission, error) {
 	if cfg.InFlight < 1 || cfg.MaxQueue < 0 || cfg.MaxWait <= 0 {
 		return nil, errors.New("admission needs at least one exchange in flight, a queue of zero or more and a positive wait")
 	}
@@ -51,15 +59,33 @@ func NewAdmission(next TokenExchanger, cfg AdmissionConfig) (*Admission, error) 
 		maxQueue: int64(cfg.MaxQueue), maxWait: cfg.MaxWait}, nil
 }
 
-// Exchange waits for a slot in arrival order (semaphore.Weighted serves
-// waiters first in, first out), then exchanges. A caller that gives up
-// while waiting leaves with its context's error.
+// Exchange waits for its turn, then exchanges token.
 func (a *Admission) Exchange(ctx context.Context, token string) (*Result, error) {
+	if err := a.admit(ctx); err != nil {
+		return nil, err
+	}
+	defer a.slots.Release(1)
+	return a.next.Exchange(ctx, token)
+}
+
+// ExchangeSession waits for its turn, then exchanges s.
+func (a *Admission) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+	if err := a.admit(ctx); err != nil {
+		return nil, err
+	}
+	defer a.slots.Release(1)
+	return a.next.ExchangeSession(ctx, s)
+}
+
+// admit waits for a slot in arrival order (semaphore.Weighted serves
+// waiters first in, first out); the caller releases it. A caller that
+// gives up while waiting leaves with its context's error.
+func (a *Admission) admit(ctx context.Context) error {
 	start := time.Now()
 	if !a.slots.TryAcquire(1) {
 		if a.queued.Add(1) > a.maxQueue {
 			a.queued.Add(-1)
-			return nil, Errorf(CodeBusy, "exchange queue full")
+			return Errorf(CodeBusy, "exchange queue full")
 		}
 		wctx, cancel := context.WithTimeout(ctx, a.maxWait)
 		err := a.slots.Acquire(wctx, 1)
@@ -67,14 +93,13 @@ func (a *Admission) Exchange(ctx context.Context, token string) (*Result, error)
 		a.queued.Add(-1)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return ctx.Err()
 			}
-			return nil, Errorf(CodeBusy, "waited %s for a turn", a.maxWait)
+			return Errorf(CodeBusy, "waited %s for a turn", a.maxWait)
 		}
 	}
-	defer a.slots.Release(1)
 	if a.Observe != nil {
 		a.Observe(time.Since(start))
 	}
-	return a.next.Exchange(ctx, token)
+	return nil
 }

@@ -24,6 +24,10 @@ func (x *gatedExchanger) Exchange(ctx context.Context, token string) (*Result, e
 	return &Result{Token: tok.Token, UID: token}, nil
 }
 
+func (x *gatedExchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+	return x.Exchange(ctx, s.UserID)
+}
+
 func newGatedAdmission(t *testing.T, cfg AdmissionConfig) (*gatedExchanger, *Admission) {
 	inner := &gatedExchanger{gatedMinter{release: make(chan struct{})}}
 	a, err := NewAdmission(inner, cfg)
@@ -43,7 +47,13 @@ func TestAdmissionRunsABoundedNumberInArrivalOrder(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := a.Exchange(context.Background(), fmt.Sprint("U", i))
+				// Exchanges of tokens and of verified sessions (the
+				// connector route) share the one queue.
+				exchange := func() (*Result, error) { return a.Exchange(context.Background(), fmt.Sprint("U", i)) }
+				if i%2 == 1 {
+					exchange = func() (*Result, error) { return a.ExchangeSession(context.Background(), &Session{UserID: fmt.Sprint("U", i)}) }
+				}
+				res, err := exchange()
 				assert.NoError(t, err)
 				assert.Equal(t, fmt.Sprint("token-for-U", i), res.Token)
 			}()

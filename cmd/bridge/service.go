@@ -182,7 +182,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		}
 		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
-	var inner bridge.TokenExchanger = x
+	var inner bridge.AdmittedExchanger = x
 	if fbc.Mode() == firebase.ModeKey {
 		// With a key file the whole exchange is CPU work: admit it in
 		// arrival order, a few per core, so queueing happens in one FIFO
@@ -249,7 +249,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	if cfg.auditWebhookEnabled() {
 		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache, rdb)
 	}
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, roles, s.lifecycle)
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, inner, roles, s.lifecycle)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -265,7 +265,7 @@ var errDraining = errors.New("shutting down")
 
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
-func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
+func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger, admitted bridge.AdmittedExchanger,
 	roles *descope.Roles, lc *lifecycle) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
 		for _, gap := range x.Mapping.ConnectorGaps() {
@@ -280,7 +280,7 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
 			ProjectID: cfg.DescopeProjectID,
 			Secrets:   cfg.externalTokenSecrets(),
-			Exchanger: x,
+			Exchanger: admitted, // in arrival order with /exchange when signing is local
 			Access:    roles,
 			Log:       log,
 			Metrics:   m,

@@ -117,7 +117,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.goexperiment != "" {
 		backend = "GOEXPERIMENT=" + o.goexperiment
 	}
-	fmt.Fprintf(out, "bridge and ceiling built with: %s, static, -trimpath -ldflags='-s -w' (as the image ships)\n", backend)
+	fmt.Fprintf(out, "bridge and ceiling built with: %s, static, -trimpath -ldflags='-s -w' (as scripts/build-static.sh builds the image)\n", backend)
 
 	bridgeBin, ceilingBin, err := build(ctx, dir, o.goexperiment, o.profile != "")
 	if err != nil {
