@@ -51,7 +51,9 @@ func TestAdmissionRunsABoundedNumberInArrivalOrder(t *testing.T) {
 				// connector route) share the one queue.
 				exchange := func() (*Result, error) { return a.Exchange(context.Background(), fmt.Sprint("U", i)) }
 				if i%2 == 1 {
-					exchange = func() (*Result, error) { return a.ExchangeSession(context.Background(), &Session{UserID: fmt.Sprint("U", i)}) }
+					exchange = func() (*Result, error) {
+						return a.ExchangeSession(context.Background(), &Session{UserID: fmt.Sprint("U", i)})
+					}
 				}
 				res, err := exchange()
 				assert.NoError(t, err)
