@@ -8,10 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v gcc >/dev/null 2>&1; then
-  echo "== installing Debian's gcc (BoringCrypto needs cgo)"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  scripts/apt-install.sh gcc libc6-dev # BoringCrypto needs cgo
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -17,10 +17,7 @@ npm_ci() { npm ci --no-audit --no-fund --loglevel=error; }
 
 export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM_PATH" ]; then
-  step "installing Debian's chromium"
-  sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+  scripts/apt-install.sh chromium
 fi
 "$CHROMIUM_PATH" --version
 

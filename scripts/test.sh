@@ -21,10 +21,7 @@ trap stack_down EXIT
 
 # Debian's real redis-server: the Redis tests start private instances of it.
 if ! command -v redis-server >/dev/null 2>&1; then
-  echo "== installing Debian's redis-server"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  scripts/apt-install.sh redis-server
 fi
 export DFBRIDGE_REQUIRE_REDIS=1
 

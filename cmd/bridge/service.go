@@ -119,16 +119,17 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 
 	var minter bridge.Minter = fbc.Minter()
 	cores := startCores
-	if fbc.Mode() == firebase.ModeKey && os.Getenv("GOMAXPROCS") == "" {
-		// Signing keeps every core's scheduler busy, and Go reads the
-		// network only when a scheduler is idle or every 10 ms: arrivals
-		// would queue unseen in the sockets, in no order. One scheduler
-		// more than the cores, with signing held to the cores below,
-		// stays free to read each request as it arrives and queue it in
-		// arrival order. (GOMAXPROCS set by the operator is left alone.)
-		runtime.GOMAXPROCS(cores + 1)
-	}
 	if fbc.Mode() == firebase.ModeKey {
+		if os.Getenv("GOMAXPROCS") == "" {
+			// Signing keeps every core's scheduler busy, and Go reads the
+			// network only when a scheduler is idle or every 10 ms:
+			// arrivals would queue unseen in the sockets, in no order. One
+			// scheduler more than the cores, with signing held to the
+			// cores, stays free to read each request as it arrives and
+			// queue it in arrival order. (An operator's GOMAXPROCS is
+			// left alone.)
+			runtime.GOMAXPROCS(cores + 1)
+		}
 		// Local signing is CPU-bound: queue it, one signature per core.
 		if minter, err = bridge.NewSignQueue(minter, cores); err != nil {
 			return nil, fmt.Errorf("building sign queue: %w", err)

@@ -373,7 +373,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			fmt.Fprintf(out, "    %3d conns: p50 %s, p99 %s of the client's p50 %s, p99 %s\n", p.conns,
 				ms(p.inside.quantile(0.5)), ms(p.inside.quantile(0.99)), ms(p.res.quantile(0.5)), ms(p.res.quantile(0.99)))
 		}
-		fmt.Fprintf(out, "  peer CPU and RSS: the peer's process tree (primary and workers); the peer's errors: %d\n\n", peerErrors(phases, func(p phase) *result { return p.peer }))
+		peerErrors := 0
+		for _, p := range phases {
+			peerErrors += p.peer.errors
+		}
+		fmt.Fprintf(out, "  peer CPU and RSS: the peer's process tree (primary and workers); the peer's errors: %d\n\n", peerErrors)
 	}
 	if len(opens) > 0 {
 		fmt.Fprintf(out, "open loop: a fixed offered rate over %d connections, latency from each request's intended send time\n", o.openConns)
@@ -783,15 +787,7 @@ func drive(ctx context.Context, addr string, sessions []string, conns int, d tim
 // driveAll is drive against several bridges, round robin by connection:
 // connection i goes to addrs[i % len(addrs)].
 func driveAll(ctx context.Context, addrs []string, sessions []string, conns int, d time.Duration) (*result, error) {
-	reqs := make([][]byte, len(sessions))
-	for i, s := range sessions {
-		reqs[i] = exchangeRequest(s)
-	}
-	type worker struct {
-		ok, errs int
-		lat      []time.Duration
-		err      error
-	}
+	reqs := exchangeRequests(sessions)
 	workers := make([]worker, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -837,10 +833,22 @@ func driveAll(ctx context.Context, addrs []string, sessions []string, conns int,
 		}(&workers[w], w)
 	}
 	wg.Wait()
+	return merge(workers, start)
+}
+
+// worker is one connection's share of a phase.
+type worker struct {
+	ok, errs int
+	lat      []time.Duration
+	err      error
+}
+
+// merge sums the workers of a phase that started at start.
+func merge(workers []worker, start time.Time) (*result, error) {
 	r := &result{elapsed: time.Since(start)}
 	for _, w := range workers {
 		if w.err != nil {
-			return nil, fmt.Errorf("connecting to the bridge: %w", w.err)
+			return nil, fmt.Errorf("connecting to the server: %w", w.err)
 		}
 		r.ok += w.ok
 		r.errors += w.errs
@@ -848,6 +856,15 @@ func driveAll(ctx context.Context, addrs []string, sessions []string, conns int,
 	}
 	slices.Sort(r.latencies)
 	return r, nil
+}
+
+// exchangeRequests is one prepared request per session.
+func exchangeRequests(sessions []string) [][]byte {
+	reqs := make([][]byte, len(sessions))
+	for i, s := range sessions {
+		reqs[i] = exchangeRequest(s)
+	}
+	return reqs
 }
 
 // ratio is a over b, or 0 when b is 0.

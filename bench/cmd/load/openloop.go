@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 )
@@ -19,18 +18,10 @@ import (
 // all are busy waits for the first free one, and that wait is part of its
 // latency.
 func driveOpen(ctx context.Context, addr string, sessions []string, rate, conns int, d time.Duration) (*result, error) {
-	reqs := make([][]byte, len(sessions))
-	for i, s := range sessions {
-		reqs[i] = exchangeRequest(s)
-	}
+	reqs := exchangeRequests(sessions)
 	total := int(d.Seconds() * float64(rate))
 	interval := time.Second / time.Duration(rate)
 	due := make(chan int, total)
-	type worker struct {
-		ok, errs int
-		lat      []time.Duration
-		err      error
-	}
 	workers := make([]worker, conns)
 	start := time.Now().Add(10 * time.Millisecond)
 	var wg sync.WaitGroup
@@ -81,15 +72,5 @@ func driveOpen(ctx context.Context, addr string, sessions []string, rate, conns 
 	}
 	close(due)
 	wg.Wait()
-	r := &result{elapsed: time.Since(start)}
-	for _, w := range workers {
-		if w.err != nil {
-			return nil, fmt.Errorf("reconnecting to %s: %w", addr, w.err)
-		}
-		r.ok += w.ok
-		r.errors += w.errs
-		r.latencies = append(r.latencies, w.lat...)
-	}
-	slices.Sort(r.latencies)
-	return r, nil
+	return merge(workers, start)
 }

@@ -99,12 +99,3 @@ func (b *bridge) pids() []int {
 	}
 	return out
 }
-
-// peerErrors counts the failed exchanges of the peer over phases.
-func peerErrors[P any](phases []P, res func(P) *result) int {
-	n := 0
-	for _, p := range phases {
-		n += res(p).errors
-	}
-	return n
-}
