@@ -43,6 +43,11 @@ const (
 	CodeTenantNotMapped  Code = "tenant_not_mapped"
 	CodePolicyDenied     Code = "policy_denied"
 	CodeUserDisabled     Code = "user_disabled"
+	// CodeUserRemoved: Descope deleted or disabled the user, and the bridge
+	// has been told (an audit event, reconcile, a management look-up or a
+	// connector call). It holds for LIFECYCLE_REMOVED_TTL, or until Descope
+	// enables the user again.
+	CodeUserRemoved Code = "user_removed"
 	// CodeAccountEmailNotVerified: migration matched an existing Firebase
 	// account whose own email is unverified, so linking could hand a
 	// pre-registered account to whoever controls the Descope email.

@@ -37,6 +37,8 @@ type Result struct {
 	Token     string
 	UID       string
 	ExpiresAt time.Time
+	// User is the Descope user the token is for (dsub, else sub).
+	User string
 }
 
 // Exchanger is the use case: verify, check policy, map, mint.
@@ -83,7 +85,7 @@ func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Token: ct.Token, UID: id.UID, ExpiresAt: ct.ExpiresAt}, nil
+	return &Result{Token: ct.Token, UID: id.UID, ExpiresAt: ct.ExpiresAt, User: s.UserID}, nil
 }
 
 // Resolve returns the Firebase identity s maps to, without policy gates:

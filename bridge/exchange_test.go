@@ -45,7 +45,7 @@ func TestExchangerAppliesPolicyMigrationAndMapping(t *testing.T) {
 		x, mint := build(t, `{"uid":{"prefix":"d:"},"tenants":{"map":{"T1":"acme-1"}},"claims":{"include":["roles"]}}`, nil)
 		res, err := x.Exchange(context.Background(), "tok")
 		require.NoError(t, err)
-		assert.Equal(t, &Result{Token: "ct-d:U2abc", UID: "d:U2abc", ExpiresAt: time.Unix(1700003600, 0)}, res)
+		assert.Equal(t, &Result{Token: "ct-d:U2abc", UID: "d:U2abc", ExpiresAt: time.Unix(1700003600, 0), User: "U2abc"}, res)
 		require.Len(t, mint.minted, 1)
 		assert.Equal(t, Identity{UID: "d:U2abc", TenantID: "acme-1", Claims: map[string]any{"roles": []string{"admin"}}}, mint.minted[0])
 	})

@@ -32,6 +32,10 @@ type Job struct {
 	// Revoke asks for the account's sessions to be revoked whatever else
 	// the sync finds (LoginExceedMaxAttempts, by config).
 	Revoke bool `json:"revoke,omitempty"`
+	// Adopt, in Unix milliseconds, is when the bridge answered the user's
+	// exchange: the job adopts the account at the user's UID (see
+	// Lifecycle.Run). Zero for every other job.
+	Adopt int64 `json:"adopt,omitempty"`
 	// Roles are the role names a role or permission event named; the job
 	// also re-syncs the holders of every role the refresh finds changed.
 	Roles []string `json:"roles,omitempty"`
@@ -47,7 +51,11 @@ func (j Job) Key() string {
 
 // Merge folds o, a job with the same key, into j.
 func (j *Job) Merge(o Job) {
-	j.Revoke = j.Revoke || o.Revoke
+	// An adoption trusts that the account's sessions carry what the bridge
+	// just minted; merged with an event, that no longer holds, so the
+	// merged job revokes (the app exchanges again).
+	j.Revoke = j.Revoke || o.Revoke || (j.Adopt == 0) != (o.Adopt == 0)
+	j.Adopt = max(j.Adopt, o.Adopt)
 	j.LoginIDs = union(j.LoginIDs, o.LoginIDs)
 	j.Roles = union(j.Roles, o.Roles)
 }

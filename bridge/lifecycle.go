@@ -40,7 +40,21 @@ type Account struct {
 	SessionsValidAfter time.Time
 	// LastSignIn is its last sign-in; zero if it never signed in.
 	LastSignIn time.Time
+	// Created is when the account was created.
+	Created time.Time
+	// Providers are the sign-in providers linked to it (password,
+	// google.com, ...); none for an account only custom tokens sign in.
+	Providers []string
 }
+
+// AccountCreate is a new account: its disabled flag and persistent claims.
+type AccountCreate struct {
+	Disabled bool
+	Claims   map[string]any
+}
+
+// ErrAccountExists is what CreateAccount answers when the UID is taken.
+var ErrAccountExists = errors.New("firebase account already exists")
 
 // AccountUpdate changes the fields that are set and leaves the rest.
 type AccountUpdate struct {
@@ -60,6 +74,9 @@ type Accounts interface {
 	// every ID token issued so far fail a revocation check.
 	RevokeSessions(ctx context.Context, ref AccountRef) error
 	DeleteAccount(ctx context.Context, ref AccountRef) error
+	// CreateAccount creates the account ref with no profile;
+	// ErrAccountExists if it exists.
+	CreateAccount(ctx context.Context, ref AccountRef, c AccountCreate) error
 }
 
 // Outcome names what one lifecycle operation did, for logs, metrics and the
@@ -80,6 +97,15 @@ const (
 	// OutcomeFannedOut is a roles job: the role table was refreshed and
 	// the holders of changed roles were queued.
 	OutcomeFannedOut Outcome = "fanned_out"
+	// OutcomePlaceholder is a disabled placeholder account created for a
+	// removed user who had none, so that Firebase refuses their sign-in.
+	OutcomePlaceholder Outcome = "placeholder"
+	// OutcomeAdopted is the account of a first exchange, created and
+	// marked before the app signed in with it.
+	OutcomeAdopted Outcome = "adopted"
+	// OutcomePurged is a deleted user's placeholder removed by reconcile
+	// once LIFECYCLE_REMOVED_TTL had passed.
+	OutcomePurged Outcome = "purged"
 )
 
 // MarkerClaim is the persistent custom claim lifecycle sync writes on every
@@ -111,16 +137,31 @@ type RoleDirectory interface {
 // for a user's state, because Descope's webhook signature carries no
 // timestamp, so a delivery may be old or replayed, and only a fresh read
 // says what is true now.
+//
+// It changes only what the bridge owns (see OwnerClaim): its own claim
+// keys (others' are merged, never dropped), the disabled flag only when it
+// set it, and email and display name only on accounts it created (or with
+// ProfileAll).
 type Lifecycle struct {
 	ProjectID  string
 	Users      UserLoader
 	Accounts   Accounts
 	Identities Resolver
 	// DeleteAccounts deletes the Firebase account of a deleted Descope user
-	// instead of disabling it. A deleted account is re-created by the next
-	// sign-in with a custom token, so a still-valid Descope session could
-	// bring the user back; disabling (the default) closes that door.
+	// instead of disabling it. A deleted account would be re-created by the
+	// next sign-in with a custom token minted before, so it is replaced by a
+	// disabled placeholder (no profile, no claims but the marker) until
+	// RemovedTTL has passed; reconcile deletes the placeholder then.
 	DeleteAccounts bool
+	// Removed remembers removed users for the exchange path; RemovedTTL
+	// (default DefaultRemovedTTL) is how long a mark holds.
+	Removed    RemovedUsers
+	RemovedTTL time.Duration
+	// ProfileAll writes email and display name on every account the bridge
+	// manages, not only on those it created.
+	ProfileAll bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	// Roles and Queue serve roles jobs: the holders of a changed role are
 	// queued as user jobs, at most FanOutMax of them per job (the rest are
@@ -131,13 +172,18 @@ type Lifecycle struct {
 }
 
 // Run performs one lifecycle job: a user job converges the user's account
-// (UserModified, which ends it when Descope no longer has the user); a
-// roles job refreshes the role table and queues the holders of the roles
-// that changed or that the event named.
+// (which ends it when Descope no longer has the user, and adopts it when
+// the job comes from a first exchange); a roles job refreshes the role
+// table and queues the holders of the roles that changed or that the event
+// named.
 func (l *Lifecycle) Run(ctx context.Context, j Job) (Outcome, error) {
 	switch j.Kind {
 	case JobUser:
-		return l.UserModified(ctx, j.UserID, j.LoginIDs, j.Revoke)
+		var adoptAt time.Time
+		if j.Adopt > 0 {
+			adoptAt = time.UnixMilli(j.Adopt)
+		}
+		return l.converge(ctx, j.UserID, j.LoginIDs, j.Revoke, adoptAt)
 	case JobRoles:
 		return l.fanOut(ctx, j.Roles)
 	}
@@ -179,28 +225,22 @@ func (l *Lifecycle) fanOut(ctx context.Context, named []string) (Outcome, error)
 	return OutcomeFannedOut, nil
 }
 
-// UserDeleted ends the Firebase account of a Descope user the event says is
-// deleted. Descope is asked first: if it still has the user, the event was
-// stale or replayed, and the account is synced to the user instead.
-// loginIDs come from the event; a deleted user cannot be read, so they are
-// all there is for mappings that key the UID on a login ID.
-func (l *Lifecycle) UserDeleted(ctx context.Context, userID string, loginIDs []string) (Outcome, error) {
-	u, err := l.Users.LoadUser(ctx, userID)
-	switch {
-	case err == nil:
-		return l.sync(ctx, u, false)
-	case !errors.Is(err, ErrUserNotFound):
-		return "", err
-	}
-	return l.endAccount(ctx, &DescopeUser{UserID: userID, LoginIDs: loginIDs})
-}
-
 // UserModified re-reads the user and brings the Firebase account in line:
 // disabled status, email, display name, persistent claims. It revokes the
 // account's sessions when revoke is set, when the user is newly disabled, or
 // when the authorization its sessions may carry is not covered by the new
-// claims (see mustRevoke). A user Descope no longer has is ended as deleted.
+// claims (see mustRevoke). A user Descope no longer has is ended as deleted
+// (whatever the event said: Descope is asked, so a stale or replayed
+// UserDeleted for a user who exists only syncs).
 func (l *Lifecycle) UserModified(ctx context.Context, userID string, loginIDs []string, revoke bool) (Outcome, error) {
+	return l.converge(ctx, userID, loginIDs, revoke, time.Time{})
+}
+
+// converge is UserModified, adopting the account when adoptAt is set: the
+// bridge minted a token for the user at adoptAt, so the account at its UID
+// is the bridge's from its first sign-in (created here if the sign-in has
+// not happened yet), and reconcile can tell it apart from others.
+func (l *Lifecycle) converge(ctx context.Context, userID string, loginIDs []string, revoke bool, adoptAt time.Time) (Outcome, error) {
 	u, err := l.Users.LoadUser(ctx, userID)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
@@ -208,10 +248,47 @@ func (l *Lifecycle) UserModified(ctx context.Context, userID string, loginIDs []
 	case err != nil:
 		return "", err
 	}
-	return l.sync(ctx, u, revoke)
+	return l.sync(ctx, u, revoke, adoptAt)
 }
 
-// account resolves u's Firebase account and reads it.
+func (l *Lifecycle) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Lifecycle) removedTTL() time.Duration {
+	if l.RemovedTTL > 0 {
+		return l.RemovedTTL
+	}
+	return DefaultRemovedTTL
+}
+
+// markRemoved tells the exchange path that userID is removed.
+func (l *Lifecycle) markRemoved(ctx context.Context, userID string) error {
+	if l.Removed == nil {
+		return nil
+	}
+	if err := l.Removed.MarkRemoved(ctx, userID, l.removedTTL()); err != nil {
+		return Wrap(CodeUpstream, err, "marking removed user")
+	}
+	return nil
+}
+
+// restore lifts userID's removal mark: Descope has the user, enabled.
+func (l *Lifecycle) restore(ctx context.Context, userID string) error {
+	if l.Removed == nil {
+		return nil
+	}
+	if err := l.Removed.Restore(ctx, userID); err != nil {
+		return Wrap(CodeUpstream, err, "lifting removed-user mark")
+	}
+	return nil
+}
+
+// account resolves u's Firebase account and reads it. ref is set whenever
+// the identity resolved, also when the account does not exist.
 func (l *Lifecycle) account(ctx context.Context, u *DescopeUser) (AccountRef, Identity, *Account, error) {
 	id, err := l.Identities.Resolve(ctx, u.Session(l.ProjectID))
 	if err != nil {
@@ -222,22 +299,37 @@ func (l *Lifecycle) account(ctx context.Context, u *DescopeUser) (AccountRef, Id
 	return ref, id, acct, err
 }
 
-// endAccount disables (revoking first) or deletes the account u maps to.
+// endAccount ends the account of a user Descope no longer has: the user is
+// marked removed, and the account disabled (revoking first) or replaced by
+// a disabled placeholder. A user with no account gets a disabled
+// placeholder too, so that a session or custom token issued before cannot
+// create an enabled one: Firebase itself refuses the sign-in.
 func (l *Lifecycle) endAccount(ctx context.Context, u *DescopeUser) (Outcome, error) {
+	if err := l.markRemoved(ctx, u.UserID); err != nil {
+		return "", err
+	}
 	ref, _, acct, err := l.account(ctx, u)
 	if errors.Is(err, ErrAccountNotFound) {
-		return OutcomeNoAccount, nil
+		return l.placeholder(ctx, ref, u.UserID, true)
 	}
 	if err != nil {
 		return "", err
 	}
-	return l.endResolved(ctx, ref, acct)
+	return l.endResolved(ctx, ref, acct, u.UserID)
 }
 
-// endResolved ends the account ref, whose state is acct.
-func (l *Lifecycle) endResolved(ctx context.Context, ref AccountRef, acct *Account) (Outcome, error) {
+// endResolved ends the account ref, whose state is acct, of the deleted
+// Descope user userID.
+func (l *Lifecycle) endResolved(ctx context.Context, ref AccountRef, acct *Account, userID string) (Outcome, error) {
+	own, _ := ownerOf(acct)
+	if own.Until != 0 {
+		return OutcomeUnchanged, nil // already a placeholder
+	}
 	if l.DeleteAccounts {
 		if err := l.Accounts.DeleteAccount(ctx, ref); err != nil && !errors.Is(err, ErrAccountNotFound) {
+			return "", err
+		}
+		if _, err := l.placeholder(ctx, ref, userID, true); err != nil {
 			return "", err
 		}
 		return OutcomeDeleted, nil
@@ -247,7 +339,21 @@ func (l *Lifecycle) endResolved(ctx context.Context, ref AccountRef, acct *Accou
 	if acct.Disabled {
 		return OutcomeUnchanged, nil
 	}
+	return l.disable(ctx, ref, acct, userID, ourClaims(acct), own)
+}
+
+// disable revokes ref's sessions, records that the bridge disabled it, and
+// disables it.
+func (l *Lifecycle) disable(ctx context.Context, ref AccountRef, acct *Account, userID string, ours map[string]any, own ownership) (Outcome, error) {
 	if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
+		return "", err
+	}
+	own.Disabled = true
+	claims, err := mergeClaims(acct, ours, userID, own)
+	if err != nil {
+		return "", err
+	}
+	if err := l.Accounts.SetClaims(ctx, ref, claims); err != nil {
 		return "", err
 	}
 	disabled := true
@@ -257,27 +363,95 @@ func (l *Lifecycle) endResolved(ctx context.Context, ref AccountRef, acct *Accou
 	return OutcomeDisabled, nil
 }
 
+// placeholder creates a disabled account at ref for a removed user who has
+// none. For a deleted user it carries the time after which reconcile may
+// delete it; for a disabled one it stays until Descope enables the user.
+func (l *Lifecycle) placeholder(ctx context.Context, ref AccountRef, userID string, deleted bool) (Outcome, error) {
+	own := ownership{Created: true, Disabled: true}
+	if deleted {
+		own.Until = placeholderUntil(l.now(), l.removedTTL())
+	}
+	claims := map[string]any{MarkerClaim: userID, OwnerClaim: ownClaim(own)}
+	err := l.Accounts.CreateAccount(ctx, ref, AccountCreate{Disabled: true, Claims: claims})
+	if errors.Is(err, ErrAccountExists) {
+		// A sign-in created it since it was read: converge again.
+		return "", Wrap(CodeUpstream, err, "placeholder raced a sign-in")
+	}
+	if err != nil {
+		return "", err
+	}
+	return OutcomePlaceholder, nil
+}
+
 // sync brings the account u maps to in line with u. Revocation comes first
 // and the profile last, so that a failure part-way leaves the account no more
 // privileged than before and a retry finishes the job.
-func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outcome, error) {
+func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool, adoptAt time.Time) (Outcome, error) {
+	if u.Disabled() {
+		if err := l.markRemoved(ctx, u.UserID); err != nil {
+			return "", err
+		}
+	} else if err := l.restore(ctx, u.UserID); err != nil {
+		return "", err
+	}
 	ref, id, acct, err := l.account(ctx, u)
 	if errors.Is(err, ErrAccountNotFound) {
-		// The user never signed in through the bridge: nothing to sync,
-		// and no account is created for them.
+		switch {
+		case u.Disabled():
+			return l.placeholder(ctx, ref, u.UserID, false)
+		case !adoptAt.IsZero():
+			return l.adopt(ctx, ref, id, u)
+		}
+		// The user never signed in through the bridge: nothing to sync.
 		return OutcomeNoAccount, nil
 	}
 	if err != nil {
 		return "", err
 	}
-	claims := withMarker(jsonClaims(id.Claims), u.UserID)
-	revoke = revoke || (u.Disabled() && !acct.Disabled) || mustRevoke(acct, claims)
+	own, recorded := ownerOf(acct)
+	if !recorded && !marked(acct) {
+		// First sight of this account: the bridge created it if it was
+		// created by a custom-token sign-in after the bridge minted one.
+		own.Created = len(acct.Providers) == 0 && !adoptAt.IsZero() &&
+			!acct.Created.Before(adoptAt.Add(-adoptSlack))
+	} else if !recorded {
+		// Marked before ownership was recorded, when the bridge wrote
+		// the profile of every account it marked.
+		own.Created = len(acct.Providers) == 0
+	}
+	ours := jsonClaims(id.Claims)
+	if u.Disabled() && !acct.Disabled {
+		return l.disable(ctx, ref, acct, u.UserID, ours, own)
+	}
+	reenable := !u.Disabled() && acct.Disabled && own.Disabled
+	own.Disabled = own.Disabled && !reenable
+	claims, err := mergeClaims(acct, ours, u.UserID, own)
+	if err != nil {
+		return "", err
+	}
+	// A first exchange's sessions carry what the bridge just minted, so
+	// adopting them revokes nothing.
+	revoke = revoke || (adoptAt.IsZero() && mustRevoke(acct, ours))
 	outcome := OutcomeUnchanged
 	if revoke {
 		if err := l.Accounts.RevokeSessions(ctx, ref); err != nil {
 			return "", err
 		}
 		outcome = OutcomeRevoked
+	}
+	upd, changed := l.profileUpdate(u, acct, own)
+	if reenable {
+		enabled := false
+		upd.Disabled, changed = &enabled, true
+		outcome = OutcomeEnabled
+	}
+	if changed {
+		if err := l.Accounts.UpdateAccount(ctx, ref, upd); err != nil {
+			return "", err
+		}
+		if outcome == OutcomeUnchanged {
+			outcome = OutcomeSynced
+		}
 	}
 	if !sameClaims(acct.Claims, claims) {
 		if err := l.Accounts.SetClaims(ctx, ref, claims); err != nil {
@@ -287,43 +461,42 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool) (Outc
 			outcome = OutcomeSynced
 		}
 	}
-	upd, changed := profileUpdate(u, acct)
-	if changed {
-		if err := l.Accounts.UpdateAccount(ctx, ref, upd); err != nil {
-			return "", err
-		}
-		if outcome == OutcomeUnchanged {
-			outcome = OutcomeSynced
-		}
-	}
-	switch {
-	case u.Disabled() && !acct.Disabled:
-		outcome = OutcomeDisabled
-	case !u.Disabled() && acct.Disabled:
-		outcome = OutcomeEnabled
-	}
 	return outcome, nil
 }
 
-// withMarker adds MarkerClaim to claims (a copy).
-func withMarker(claims map[string]any, userID string) map[string]any {
-	out := make(map[string]any, len(claims)+1)
-	for k, v := range claims {
-		out[k] = v
+// adoptSlack allows for clock skew between the bridge and Firebase when
+// telling an account a first exchange created from an older one.
+const adoptSlack = time.Minute
+
+// adopt creates the account of a user whose first exchange the bridge has
+// just answered, before (or while) the app signs in with it: from then on
+// it carries the marker, the claims and the ownership record.
+func (l *Lifecycle) adopt(ctx context.Context, ref AccountRef, id Identity, u *DescopeUser) (Outcome, error) {
+	own := ownership{Created: true}
+	claims, err := mergeClaims(&Account{}, jsonClaims(id.Claims), u.UserID, own)
+	if err != nil {
+		return "", err
 	}
-	out[MarkerClaim] = userID
-	return out
+	err = l.Accounts.CreateAccount(ctx, ref, AccountCreate{Claims: claims})
+	if errors.Is(err, ErrAccountExists) {
+		// The app signed in first: converge the account it created.
+		return "", Wrap(CodeUpstream, err, "adoption raced the first sign-in")
+	}
+	if err != nil {
+		return "", err
+	}
+	return OutcomeAdopted, nil
 }
 
-// profileUpdate is what must change for acct to match u. Email and name are
-// only written when Descope has one, so an account that came from another
-// provider keeps what Descope does not know.
-func profileUpdate(u *DescopeUser, acct *Account) (AccountUpdate, bool) {
+// profileUpdate is what must change for acct's profile to match u. Email
+// and name are written only on accounts the bridge created (or with
+// ProfileAll), and only when Descope has one, so an account that came from
+// another provider keeps what it has.
+func (l *Lifecycle) profileUpdate(u *DescopeUser, acct *Account, own ownership) (AccountUpdate, bool) {
 	var upd AccountUpdate
 	changed := false
-	if disabled := u.Disabled(); disabled != acct.Disabled {
-		upd.Disabled = &disabled
-		changed = true
+	if !own.Created && !l.ProfileAll {
+		return upd, false
 	}
 	if u.Email != "" {
 		if !strings.EqualFold(u.Email, acct.Email) {
@@ -344,17 +517,18 @@ func profileUpdate(u *DescopeUser, acct *Account) (AccountUpdate, bool) {
 
 // mustRevoke reports whether sessions minted before a sync may carry
 // authorization the new claims no longer grant: a role, permission, tenant
-// or any other claim value that is gone or changed. When the account has no
-// persistent claims, what its sessions carry is unknown (they came from
-// custom tokens), so the answer is yes if it has signed in since its
-// sessions were last revoked. (Firebase reads back empty persistent claims
-// as none, so "never synced" and "synced, empty" look alike; without this,
-// a user whose mapped claims are empty would be signed out by every sync.)
+// or any other claim value of the bridge's that is gone or changed. When
+// the account has none of the bridge's persistent claims recorded, what its
+// sessions carry is unknown (they came from custom tokens), so the answer
+// is yes if it has signed in since its sessions were last revoked.
+// (Firebase reads back empty persistent claims as none, so "never synced"
+// and "synced, empty" look alike; without this, a user whose mapped claims
+// are empty would be signed out by every sync.)
 func mustRevoke(acct *Account, next map[string]any) bool {
-	if acct.Claims == nil {
+	if !marked(acct) {
 		return acct.LastSignIn.After(acct.SessionsValidAfter)
 	}
-	return !covers(next, acct.Claims)
+	return !covers(next, ourClaims(acct))
 }
 
 // covers reports whether next grants everything old did: every key of old is

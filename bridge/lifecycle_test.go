@@ -3,6 +3,9 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,19 +58,30 @@ func TestUserDeleted(t *testing.T) {
 			wantDisabled: true,
 		},
 		{
-			name:        "with delete configured the account is deleted",
-			account:     &bridge.Account{},
-			deleteAccts: true,
-			want:        bridge.OutcomeDeleted,
+			name:         "with delete configured the account is deleted and a disabled placeholder takes its UID",
+			account:      &bridge.Account{Email: "a@example.com", Claims: map[string]any{"roles": []any{"viewer"}}},
+			deleteAccts:  true,
+			want:         bridge.OutcomeDeleted,
+			wantExists:   true,
+			wantDisabled: true,
 		},
 		{
-			name: "a user who never signed in has nothing to end",
-			want: bridge.OutcomeNoAccount,
+			name:         "a user who never signed in gets a disabled placeholder, so no old session can create an enabled account",
+			want:         bridge.OutcomePlaceholder,
+			wantExists:   true,
+			wantDisabled: true,
+		},
+		{
+			name:         "with delete configured, a user who never signed in gets a disabled placeholder too",
+			deleteAccts:  true,
+			want:         bridge.OutcomePlaceholder,
+			wantExists:   true,
+			wantDisabled: true,
 		},
 		{
 			name:        "a user Descope still has is synced, not ended (a stale or replayed event)",
 			descope:     []bridge.DescopeUser{live},
-			account:     &bridge.Account{Claims: marked(map[string]any{"roles": []any{"viewer"}})},
+			account:     &bridge.Account{Claims: marked(map[string]any{"roles": []any{"viewer"}, bridge.OwnerClaim: map[string]any{"k": []any{"roles"}}})},
 			want:        bridge.OutcomeUnchanged,
 			wantExists:  true,
 			wantRevoked: 0,
@@ -81,13 +95,18 @@ func TestUserDeleted(t *testing.T) {
 			}
 			lc := lifecycle(bridgetest.NewUsers(tc.descope...), accounts, tc.deleteAccts)
 
-			got, err := lc.UserDeleted(context.Background(), "U1", []string{"u1@example.com"})
+			got, err := lc.UserModified(context.Background(), "U1", []string{"u1@example.com"}, false)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 			acct, exists := accounts.Get(ref)
 			assert.Equal(t, tc.wantExists, exists)
 			assert.Equal(t, tc.wantDisabled, acct.Disabled)
 			assert.Equal(t, tc.wantRevoked, acct.Revocations)
+			if tc.want == bridge.OutcomePlaceholder || tc.want == bridge.OutcomeDeleted {
+				assert.Empty(t, acct.Email, "a placeholder holds no profile")
+				assert.Equal(t, "U1", acct.Claims[bridge.MarkerClaim])
+				assert.NotContains(t, acct.Claims, "roles", "a placeholder holds no claims but the bridge's marker and record")
+			}
 		})
 	}
 }
@@ -176,16 +195,41 @@ func TestUserModified(t *testing.T) {
 			wantDisabled: true,
 		},
 		{
-			name:       "a user enabled again in Descope is enabled again",
+			name:       "a user enabled again in Descope is enabled again when the bridge disabled the account",
 			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
-			account:    bridge.Account{Disabled: true, Claims: viewerClaims},
+			account:    bridge.Account{Disabled: true, Claims: withRecord(viewerClaims, map[string]any{"k": []any{"roles"}, "d": true})},
 			want:       bridge.OutcomeEnabled,
 			wantClaims: viewerClaims,
 		},
 		{
-			name:       "email, verification and name follow Descope",
+			name:         "an account a Firebase admin disabled stays disabled though Descope says enabled",
+			user:         bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}},
+			account:      bridge.Account{Disabled: true, Claims: withRecord(viewerClaims, map[string]any{"k": []any{"roles"}})},
+			want:         bridge.OutcomeUnchanged,
+			wantClaims:   viewerClaims,
+			wantDisabled: true,
+		},
+		{
+			name:        "a claim set beside the bridge's survives a role change",
+			user:        bridge.DescopeUser{UserID: "U1", Roles: []string{"editor"}},
+			account:     bridge.Account{Claims: withRecord(map[string]any{"roles": []any{"editor", "viewer"}, "stripeRole": "pro"}, map[string]any{"k": []any{"roles"}})},
+			want:        bridge.OutcomeRevoked,
+			wantClaims:  map[string]any{"roles": []any{"editor"}, "stripeRole": "pro"},
+			wantRevoked: 1,
+		},
+		{
+			name:       "email and name are not written on an account linked from another provider",
+			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Email: "new@example.com", Name: "Ada"},
+			account:    bridge.Account{Claims: withRecord(viewerClaims, map[string]any{"k": []any{"roles"}}), Email: "old@example.com", DisplayName: "A", Providers: []string{"password"}},
+			want:       bridge.OutcomeUnchanged,
+			wantClaims: viewerClaims,
+			wantEmail:  "old@example.com",
+			wantName:   "A",
+		},
+		{
+			name:       "email, verification and name follow Descope on an account the bridge created",
 			user:       bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Email: "new@example.com", EmailVerified: true, Name: "Ada"},
-			account:    bridge.Account{Claims: viewerClaims, Email: "old@example.com", DisplayName: "A"},
+			account:    bridge.Account{Claims: withRecord(viewerClaims, map[string]any{"k": []any{"roles"}, "c": true}), Email: "old@example.com", DisplayName: "A"},
 			want:       bridge.OutcomeSynced,
 			wantClaims: viewerClaims,
 			wantEmail:  "new@example.com",
@@ -222,8 +266,12 @@ func TestUserModified(t *testing.T) {
 			accounts := bridgetest.NewAccounts()
 			// Claims on an account are what an earlier sync wrote, marker
 			// included.
-			if tc.account.Claims != nil {
-				tc.account.Claims = marked(tc.account.Claims)
+			if _, recorded := tc.account.Claims[bridge.OwnerClaim]; tc.account.Claims != nil && !recorded {
+				keys := []any{}
+				for _, k := range slices.Sorted(maps.Keys(tc.account.Claims)) {
+					keys = append(keys, k)
+				}
+				tc.account.Claims = withRecord(tc.account.Claims, map[string]any{"k": keys})
 			}
 			accounts.Put(ref, tc.account)
 			lc := lifecycle(bridgetest.NewUsers(tc.user), accounts, false)
@@ -233,7 +281,7 @@ func TestUserModified(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 			acct, ok := accounts.Get(ref)
 			require.True(t, ok)
-			assert.Equal(t, marked(tc.wantClaims), acct.Claims, "the claims, marked with the Descope user ID")
+			assert.Equal(t, marked(tc.wantClaims), bridgetest.WithoutOwnerRecord(acct.Claims), "the claims, marked with the Descope user ID")
 			assert.Equal(t, tc.wantRevoked, acct.Revocations)
 			assert.Equal(t, tc.wantDisabled, acct.Disabled)
 			assert.Equal(t, tc.wantEmail, acct.Email)
@@ -246,6 +294,99 @@ func TestUserModified(t *testing.T) {
 			assert.Equal(t, acct, after)
 		})
 	}
+}
+
+func TestAnAccountMarkedBeforeOwnershipWasRecordedGetsARecord(t *testing.T) {
+	accounts := bridgetest.NewAccounts()
+	accounts.Put(ref, bridge.Account{Claims: marked(map[string]any{"roles": []any{"viewer"}})})
+	lc := lifecycle(bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}}), accounts, false)
+
+	got, err := lc.UserModified(context.Background(), "U1", nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, bridge.OutcomeSynced, got)
+	acct, _ := accounts.Get(ref)
+	assert.Equal(t, withRecord(map[string]any{"roles": []any{"viewer"}}, map[string]any{"k": []any{"roles"}, "c": true}), acct.Claims,
+		"the bridge wrote every claim of an account it marked before records existed, and wrote its profile")
+	assert.Zero(t, acct.Revocations)
+}
+
+func TestMergedClaimsOverTheBudgetFailTheAccountAndDropNothing(t *testing.T) {
+	accounts := bridgetest.NewAccounts()
+	big := strings.Repeat("x", 900)
+	accounts.Put(ref, bridge.Account{Claims: withRecord(map[string]any{"roles": []any{"viewer"}, "other": big}, map[string]any{"k": []any{"roles"}})})
+	lc := lifecycle(bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer", strings.Repeat("r", 200)}}), accounts, false)
+
+	_, err := lc.UserModified(context.Background(), "U1", nil, false)
+	require.Error(t, err)
+	assert.Equal(t, bridge.CodeClaimsTooLarge, bridge.CodeOf(err))
+	assert.False(t, bridge.Retryable(err), "no retry can make it fit")
+	acct, _ := accounts.Get(ref)
+	assert.Equal(t, big, acct.Claims["other"], "the foreign claim is kept")
+	assert.Equal(t, []any{"viewer"}, acct.Claims["roles"], "the account is left as it was")
+}
+
+func TestRemovedUsersAreMarkedAndRestored(t *testing.T) {
+	accounts := bridgetest.NewAccounts()
+	users := bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Status: "disabled"})
+	removed := bridge.NewMemoryRemoved(10)
+	lc := lifecycle(users, accounts, false)
+	lc.Removed = removed
+	ctx := context.Background()
+
+	got, err := lc.UserModified(ctx, "U1", nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, bridge.OutcomePlaceholder, got, "a disabled user with no account gets a disabled placeholder")
+	is, _ := removed.Removed(ctx, "U1")
+	assert.True(t, is, "a disabled user is marked removed")
+
+	users.Put(bridge.DescopeUser{UserID: "U1"})
+	got, err = lc.UserModified(ctx, "U1", nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, bridge.OutcomeEnabled, got, "the placeholder the bridge disabled is enabled again")
+	is, _ = removed.Removed(ctx, "U1")
+	assert.False(t, is, "enabling the user lifts the mark")
+
+	users.Delete("U1")
+	_, err = lc.UserModified(ctx, "U1", nil, false)
+	require.NoError(t, err)
+	is, _ = removed.Removed(ctx, "U1")
+	assert.True(t, is, "a deleted user is marked removed")
+}
+
+func TestAdoptionMarksAFirstSignInAsTheBridges(t *testing.T) {
+	ctx := context.Background()
+	users := bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}, Email: "a@example.com"})
+
+	t.Run("an exchange whose sign-in has not happened yet creates the account", func(t *testing.T) {
+		accounts := bridgetest.NewAccounts()
+		got, err := lifecycle(users, accounts, false).Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1", Adopt: time.Now().UnixMilli()})
+		require.NoError(t, err)
+		assert.Equal(t, bridge.OutcomeAdopted, got)
+		acct, ok := accounts.Get(ref)
+		require.True(t, ok)
+		assert.False(t, acct.Disabled)
+		assert.Equal(t, withRecord(map[string]any{"roles": []any{"viewer"}}, map[string]any{"k": []any{"roles"}, "c": true}), acct.Claims)
+	})
+	t.Run("an account the sign-in created just now is marked as created by the bridge, and not revoked", func(t *testing.T) {
+		accounts := bridgetest.NewAccounts()
+		accounts.Put(ref, bridge.Account{Created: time.Now(), LastSignIn: time.Now()})
+		got, err := lifecycle(users, accounts, false).Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1", Adopt: time.Now().UnixMilli()})
+		require.NoError(t, err)
+		assert.Equal(t, bridge.OutcomeSynced, got)
+		acct, _ := accounts.Get(ref)
+		assert.Zero(t, acct.Revocations)
+		assert.Equal(t, "a@example.com", acct.Email, "the bridge created it, so it writes the profile")
+		assert.Equal(t, map[string]any{"k": []any{"roles"}, "c": true}, acct.Claims[bridge.OwnerClaim])
+	})
+	t.Run("an older account at the UID is marked but not taken as created", func(t *testing.T) {
+		accounts := bridgetest.NewAccounts()
+		accounts.Put(ref, bridge.Account{Created: time.Now().Add(-24 * time.Hour), Email: "old@example.com"})
+		_, err := lifecycle(users, accounts, false).Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1", Adopt: time.Now().UnixMilli()})
+		require.NoError(t, err)
+		acct, _ := accounts.Get(ref)
+		assert.Equal(t, "old@example.com", acct.Email)
+		assert.Equal(t, "U1", acct.Claims[bridge.MarkerClaim])
+	})
 }
 
 func TestUserModifiedForAUserDescopeNoLongerHasEndsTheAccount(t *testing.T) {
@@ -274,7 +415,7 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			users: &bridgetest.Users{Err: boom},
 			accts: bridgetest.NewAccounts(),
 			run: func(l *bridge.Lifecycle) error {
-				_, err := l.UserDeleted(context.Background(), "U1", nil)
+				_, err := l.UserModified(context.Background(), "U1", nil, false)
 				return err
 			},
 		},
@@ -292,7 +433,7 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			users: bridgetest.NewUsers(),
 			accts: &bridgetest.Accounts{Err: boom},
 			run: func(l *bridge.Lifecycle) error {
-				_, err := l.UserDeleted(context.Background(), "U1", nil)
+				_, err := l.UserModified(context.Background(), "U1", nil, false)
 				return err
 			},
 		},
@@ -306,6 +447,13 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 }
 
 // marked is claims with the marker lifecycle sync writes for user U1.
+// withRecord is claims marked by an earlier sync with ownership record own.
+func withRecord(claims, own map[string]any) map[string]any {
+	out := marked(claims)
+	out[bridge.OwnerClaim] = own
+	return out
+}
+
 func marked(claims map[string]any) map[string]any {
 	out := map[string]any{bridge.MarkerClaim: "U1"}
 	for k, v := range claims {

@@ -33,8 +33,13 @@ type ReconcileReport struct {
 	// Changed counts accounts changed (or, in a dry run, that would be).
 	Changed int `json:"changed"`
 	// Changes counts them by kind: disabled, enabled, revoked, synced,
-	// deleted (Descope user gone, account ended).
+	// deleted (Descope user gone, account ended), placeholder (a removed
+	// user with no account got a disabled one), purged (a deleted user's
+	// placeholder removed once LIFECYCLE_REMOVED_TTL had passed).
 	Changes map[string]int `json:"changes"`
+	// Samples lists up to five UIDs per kind of change, so that a dry run
+	// on an existing project can be checked account by account.
+	Samples map[string][]string `json:"samples,omitempty"`
 	// Unchanged counts accounts already in step; NoAccount, Descope users
 	// who never signed in through the bridge.
 	Unchanged int `json:"unchanged"`
@@ -156,6 +161,15 @@ func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
 			rep.Unmanaged++
 			return nil
 		}
+		if own, _ := ownerOf(acct); own.Until != 0 {
+			// A deleted user's placeholder: it goes once its time is up.
+			g.Go(func() error {
+				out, err := r.purge(gctx, ref, own)
+				record(func() { r.count(rep, out, err, "account "+ref.UID); r.sample(rep, out, err, ref.UID) })
+				return nil
+			})
+			return gctx.Err()
+		}
 		if users[userID] {
 			// The user exists but now maps elsewhere (a changed
 			// mapping); not an orphan, and not ours to end.
@@ -164,7 +178,7 @@ func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
 		}
 		g.Go(func() error {
 			out, err := r.endOrphan(gctx, userID, ref, acct)
-			record(func() { r.count(rep, out, err, "account "+ref.UID) })
+			record(func() { r.count(rep, out, err, "account "+ref.UID); r.sample(rep, out, err, ref.UID) })
 			return nil
 		})
 		return gctx.Err()
@@ -193,7 +207,8 @@ func (r *Reconciler) reconcileUser(ctx context.Context, u *DescopeUser, rep *Rec
 	}
 	ref := AccountRef{UID: id.UID, TenantID: id.TenantID}
 	record(func() { known[ref] = true })
-	out, err := l.sync(ctx, u, false)
+	out, err := l.sync(ctx, u, false, time.Time{})
+	record(func() { r.sample(rep, out, err, ref.UID) })
 	record(func() { r.count(rep, out, err, "user "+u.UserID) })
 }
 
@@ -208,7 +223,38 @@ func (r *Reconciler) endOrphan(ctx context.Context, userID string, ref AccountRe
 	case !errors.Is(err, ErrUserNotFound):
 		return "", err
 	}
-	return l.endResolved(ctx, ref, acct)
+	if err := l.markRemoved(ctx, userID); err != nil {
+		return "", err
+	}
+	return l.endResolved(ctx, ref, acct, userID)
+}
+
+// purge deletes a deleted user's placeholder once its time is up.
+func (r *Reconciler) purge(ctx context.Context, ref AccountRef, own ownership) (Outcome, error) {
+	if r.Lifecycle.now().Unix() < own.Until {
+		return OutcomeUnchanged, nil
+	}
+	if err := r.Lifecycle.Accounts.DeleteAccount(ctx, ref); err != nil && !errors.Is(err, ErrAccountNotFound) {
+		return "", err
+	}
+	return OutcomePurged, nil
+}
+
+// maxSamples is how many UIDs a report lists per kind of change.
+const maxSamples = 5
+
+// sample adds uid to the report's samples of its kind of change; call it
+// under the lock.
+func (r *Reconciler) sample(rep *ReconcileReport, out Outcome, err error, uid string) {
+	if err != nil || out == OutcomeUnchanged || out == OutcomeNoAccount || out == "" {
+		return
+	}
+	if rep.Samples == nil {
+		rep.Samples = map[string][]string{}
+	}
+	if len(rep.Samples[string(out)]) < maxSamples {
+		rep.Samples[string(out)] = append(rep.Samples[string(out)], uid)
+	}
 }
 
 // classify adds s to the migration report.
@@ -269,3 +315,6 @@ func (DryRunAccounts) RevokeSessions(context.Context, AccountRef) error { return
 
 // DeleteAccount implements Accounts; it changes nothing.
 func (DryRunAccounts) DeleteAccount(context.Context, AccountRef) error { return nil }
+
+// CreateAccount implements Accounts; it changes nothing.
+func (DryRunAccounts) CreateAccount(context.Context, AccountRef, AccountCreate) error { return nil }

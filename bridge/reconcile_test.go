@@ -74,7 +74,9 @@ func TestReconcile(t *testing.T) {
 		assert.True(t, gone.Disabled)
 		assert.Equal(t, 1, gone.Revocations)
 		linked, _ := accounts.Get(bridge.AccountRef{UID: "legacyA"})
-		assert.Equal(t, map[string]any{bridge.MarkerClaim: "Ulink", "roles": []any{"viewer"}}, linked.Claims)
+		assert.Equal(t, map[string]any{bridge.MarkerClaim: "Ulink", "roles": []any{"viewer"},
+			bridge.OwnerClaim: map[string]any{"k": []any{"roles"}}}, linked.Claims,
+			"the bridge's claims and the record of which keys are its own; not created by the bridge")
 		other, _ := accounts.Get(bridge.AccountRef{UID: "someone-else"})
 		assert.Nil(t, other.Claims, "an unmanaged account is never touched")
 

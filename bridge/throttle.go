@@ -71,6 +71,14 @@ func (t ThrottledAccounts) DeleteAccount(ctx context.Context, ref AccountRef) er
 	return t.Accounts.DeleteAccount(ctx, ref)
 }
 
+// CreateAccount implements Accounts.
+func (t ThrottledAccounts) CreateAccount(ctx context.Context, ref AccountRef, c AccountCreate) error {
+	if err := wait(ctx, t.Limit); err != nil {
+		return err
+	}
+	return t.Accounts.CreateAccount(ctx, ref, c)
+}
+
 func wait(ctx context.Context, l *rate.Limiter) error {
 	if l == nil {
 		return nil

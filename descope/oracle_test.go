@@ -2,9 +2,12 @@ package descope
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -121,6 +124,56 @@ func TestVerifierAgreesWithTheSDK(t *testing.T) {
 			if tc.code != "" {
 				assert.Equal(t, tc.code, code)
 			}
+		})
+	}
+}
+
+// signRaw signs payload bytes exactly as given (json.Marshal would have
+// replaced invalid UTF-8), with the stand-in's current key.
+func signRaw(t *testing.T, stub *descopestub.Stub, payload []byte) string {
+	t.Helper()
+	k := stub.SigningKey()
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT","kid":"` + k.ID + `"}`))
+	signing := h + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.Private, crypto.SHA256, sum[:])
+	require.NoError(t, err)
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// A validly signed session whose JSON holds invalid UTF-8 or a lone
+// surrogate is refused with invalid_claims, never accepted with U+FFFD in
+// its place: two different subjects must never map to one UID.
+func TestInvalidUnicodeInAValidlySignedSessionIsRefused(t *testing.T) {
+	v, stub := oracleVerifier(t, 0)
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	payload := func(sub string) []byte {
+		return []byte(fmt.Sprintf(`{"iss":%q,"sub":"%s","drn":"DS","exp":%d,"iat":%d}`, testProject, sub, exp, time.Now().Unix()))
+	}
+	cases := []struct {
+		name string
+		sub  string
+		ok   bool
+	}{
+		{"a sub with a byte that is not UTF-8 is refused", "U2\xff", false},
+		{"a sub with a truncated UTF-8 sequence is refused", "U2\xe2\x82", false},
+		{"a sub with a lone high surrogate escape is refused", `U2\ud800`, false},
+		{"a sub with a lone low surrogate escape is refused", `U2\udc00x`, false},
+		{"a high surrogate followed by a non-surrogate escape is refused", `U2\ud800\u0041`, false},
+		{"a properly paired surrogate escape is accepted", `U2\ud83d\ude00`, true},
+		{"an escaped backslash before a u is not an escape", `U2\\ud800`, true},
+		{"plain multi-byte UTF-8 is accepted", "U2é", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := v.Verify(context.Background(), signRaw(t, stub, payload(tc.sub)))
+			if tc.ok {
+				require.NoError(t, err)
+				assert.NotContains(t, s.UserID, "\ufffd")
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, bridge.CodeInvalidClaims, bridge.CodeOf(err))
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -24,6 +26,10 @@ type rawToken struct {
 	// signature, for the RS256 check.
 	signed string
 	sig    []byte
+	// text reports whether the payload's strings are valid Unicode: valid
+	// UTF-8 and no lone surrogate escape. JSON decoding would replace
+	// either with U+FFFD, so two different payloads could map to one UID.
+	text bool
 }
 
 // b64url decodes JWT segments. Strict refuses non-zero padding bits and
@@ -128,7 +134,64 @@ func parseToken(token string) (*rawToken, error) {
 	if dec.More() {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "payload has trailing data")
 	}
-	return &rawToken{kid: kid, claims: claims, signed: token[:len(h)+1+len(p)], sig: sigBytes}, nil
+	return &rawToken{kid: kid, claims: claims, signed: token[:len(h)+1+len(p)], sig: sigBytes, text: validText(pb)}, nil
+}
+
+// validText reports whether JSON text b is valid UTF-8 whose \u escapes
+// pair every surrogate. Every backslash in valid JSON starts an escape
+// inside a string, so the escapes can be read without tracking strings.
+func validText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] != 'u' {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		if !ok {
+			return false
+		}
+		i += 5
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xDC00: // high: a low must follow
+			lo, ok := hex4(b, i+3)
+			if i+2 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' || !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		case utf16.IsSurrogate(r): // a low with no high before it
+			return false
+		}
+	}
+	return true
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 // timeClaims are the token's exp, nbf and iat; exp is required.

@@ -6,8 +6,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/descope/go-sdk/descope/client"
@@ -110,7 +112,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, e
 		if errors.Is(err, ErrNoKeys) {
 			return nil, bridge.Wrap(bridge.CodeKeysUnavailable, err, "verifying session")
 		}
-		return nil, bridge.Errorf(bridge.CodeUnknownKey, "kid not in key set")
+		return nil, bridge.Errorf(bridge.CodeUnknownKey, "kid not in key set%s", v.otherProject(raw.claims))
 	}
 	// RS256 with the key as the key set parsed it, once per key set. The
 	// Descope SDK would convert its JWK to a new key and parse the token
@@ -126,12 +128,27 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, e
 	if err := times.check(v.now(), v.leeway); err != nil {
 		return nil, err
 	}
+	if !raw.text {
+		return nil, bridge.Errorf(bridge.CodeInvalidClaims, "payload holds invalid UTF-8 or a lone surrogate")
+	}
 	s, err := sessionFromClaims(raw.claims, times, v.projectID)
 	if err != nil {
 		return nil, err
 	}
 	applySchema(s, v.schema)
 	return s, nil
+}
+
+// otherProject names, for the log, the project an unverified token says it
+// is from when that is not the configured one: a wrong DESCOPE_PROJECT_ID
+// shows as unknown_key, and this says why.
+func (v *Verifier) otherProject(claims map[string]any) string {
+	iss, _ := claims["iss"].(string)
+	if iss == "" || issuerMatches(iss, v.projectID) {
+		return ""
+	}
+	proj := iss[strings.LastIndexByte(iss, '/')+1:]
+	return fmt.Sprintf("; the token names Descope project %q, DESCOPE_PROJECT_ID is %q", truncate(proj, 64), v.projectID)
 }
 
 // applySchema places the session's authorization where its JWT template's

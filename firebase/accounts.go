@@ -36,6 +36,7 @@ type userManager interface {
 	RevokeRefreshTokens(ctx context.Context, uid string) error
 	SetCustomUserClaims(ctx context.Context, uid string, customClaims map[string]any) error
 	DeleteUser(ctx context.Context, uid string) error
+	CreateUser(ctx context.Context, user *auth.UserToCreate) (*auth.UserRecord, error)
 }
 
 func (a *Accounts) users(tenantID string) (userManager, error) {
@@ -77,6 +78,14 @@ func accountOf(u *auth.UserRecord) *bridge.Account {
 	}
 	if u.UserMetadata != nil && u.UserMetadata.LastLogInTimestamp > 0 {
 		acct.LastSignIn = time.UnixMilli(u.UserMetadata.LastLogInTimestamp)
+	}
+	if u.UserMetadata != nil && u.UserMetadata.CreationTimestamp > 0 {
+		acct.Created = time.UnixMilli(u.UserMetadata.CreationTimestamp)
+	}
+	for _, p := range u.ProviderUserInfo {
+		if p != nil {
+			acct.Providers = append(acct.Providers, p.ProviderID)
+		}
 	}
 	return acct
 }
@@ -171,6 +180,19 @@ func (a *Accounts) DeleteAccount(ctx context.Context, ref bridge.AccountRef) err
 	})
 }
 
+// CreateAccount implements bridge.Accounts: the account, then its claims
+// (the Admin SDK creates accounts without claims).
+func (a *Accounts) CreateAccount(ctx context.Context, ref bridge.AccountRef, c bridge.AccountCreate) error {
+	err := a.call(ref, "creating firebase account", func(um userManager) error {
+		_, err := um.CreateUser(ctx, (&auth.UserToCreate{}).UID(ref.UID).Disabled(c.Disabled))
+		return err
+	})
+	if err != nil || len(c.Claims) == 0 {
+		return err
+	}
+	return a.SetClaims(ctx, ref, c.Claims)
+}
+
 // call runs f with the user manager of ref's tenant and maps its error.
 func (a *Accounts) call(ref bridge.AccountRef, op string, f func(userManager) error) error {
 	um, err := a.users(ref.TenantID)
@@ -190,6 +212,8 @@ func accountError(err error, op string) error {
 	switch {
 	case auth.IsUserNotFound(err):
 		return fmt.Errorf("%s: %w", op, bridge.ErrAccountNotFound)
+	case auth.IsUIDAlreadyExists(err):
+		return fmt.Errorf("%s: %w", op, bridge.ErrAccountExists)
 	case auth.IsEmailAlreadyExists(err):
 		return bridge.Wrap(bridge.CodeAmbiguousAccount, err, op)
 	}

@@ -46,6 +46,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeTenantNotMapped:  {http.StatusForbidden, "The session's tenant is not mapped to a Firebase tenant."},
 	bridge.CodePolicyDenied:     {http.StatusForbidden, "The session does not meet the sign-in policy."},
 	bridge.CodeUserDisabled:     {http.StatusForbidden, "The user is disabled."},
+	bridge.CodeUserRemoved:      {http.StatusForbidden, "The user was deleted or disabled at Descope."},
 	bridge.CodeAccountEmailNotVerified: {http.StatusForbidden,
 		"The existing account's email is not verified, so it cannot be linked."},
 

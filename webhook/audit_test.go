@@ -96,10 +96,13 @@ func (f *auditFixture) settle(t *testing.T) {
 
 // signedIn puts a Firebase account for a user who signed in through the
 // bridge, with the claims the bridge last wrote.
+// signedIn puts the account uid as the bridge adopted it at its first
+// exchange: its claims, marked, with the record of the keys it set.
 func (f *auditFixture) signedIn(uid string, roles ...any) {
-	var claims map[string]any
+	claims := map[string]any{bridge.MarkerClaim: uid, bridge.OwnerClaim: map[string]any{"k": []any{}, "c": true}}
 	if len(roles) > 0 {
-		claims = map[string]any{"roles": roles}
+		claims["roles"] = roles
+		claims[bridge.OwnerClaim] = map[string]any{"k": []any{"roles"}, "c": true}
 	}
 	f.accounts.Put(bridge.AccountRef{UID: uid}, bridge.Account{Claims: claims})
 }
@@ -179,7 +182,8 @@ func TestAuditUserModifiedSyncsFromDescopeNotThePayload(t *testing.T) {
 
 	f.accepted(t, deliver(t, f.h, hmacSecret, body, nil), 1)
 	acct := f.account(t, "U1")
-	assert.Equal(t, map[string]any{"roles": []any{"editor"}, bridge.MarkerClaim: "U1"}, acct.Claims)
+	assert.Equal(t, map[string]any{"roles": []any{"editor"}, bridge.MarkerClaim: "U1",
+		bridge.OwnerClaim: map[string]any{"k": []any{"roles"}, "c": true}}, acct.Claims)
 	assert.Equal(t, 1, acct.Revocations, "a removed role revokes")
 	assert.Equal(t, "Ada", acct.DisplayName)
 }

@@ -41,6 +41,10 @@ type ExternalTokenConfig struct {
 	Metrics *metrics.Metrics
 	// Now is the clock sessions are stamped with; default time.Now.
 	Now func() time.Time
+	// Removed, when set, is told of a user a call says is disabled, for
+	// RemovedTTL: their sessions are refused on /exchange too.
+	Removed    bridge.RemovedUsers
+	RemovedTTL time.Duration
 }
 
 type externalTokenResponse struct {
@@ -92,6 +96,11 @@ func externalToken(r *http.Request, w http.ResponseWriter, c ExternalTokenConfig
 		return nil, err
 	}
 	if call.user.Disabled() {
+		if c.Removed != nil {
+			if err := c.Removed.MarkRemoved(r.Context(), call.user.UserID, c.RemovedTTL); err != nil {
+				c.Log.Warn("connector call for a disabled user could not be remembered", "error", err.Error())
+			}
+		}
 		return nil, bridge.Errorf(bridge.CodeUserDisabled, "connector call for a disabled user")
 	}
 	s := call.session(c.ProjectID, at)

@@ -201,6 +201,20 @@ func (a *Accounts) DeleteAccount(_ context.Context, ref bridge.AccountRef) error
 	return nil
 }
 
+// CreateAccount implements bridge.Accounts.
+func (a *Accounts) CreateAccount(_ context.Context, ref bridge.AccountRef, c bridge.AccountCreate) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.Err != nil {
+		return a.Err
+	}
+	if _, ok := a.accounts[ref]; ok {
+		return bridge.ErrAccountExists
+	}
+	a.accounts[ref] = &Account{Account: bridge.Account{Disabled: c.Disabled, Claims: roundTrip(c.Claims), Created: time.Now()}}
+	return nil
+}
+
 func roundTrip(claims map[string]any) map[string]any {
 	if len(claims) == 0 {
 		return nil
@@ -252,4 +266,16 @@ func (s *Users) EachUserPage(ctx context.Context, f func(users []*bridge.Descope
 		}
 	}
 	return nil
+}
+
+// WithoutOwnerRecord is claims without the bridge's ownership record
+// (bridge.OwnerClaim), for comparing what a sync wrote.
+func WithoutOwnerRecord(claims map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range claims {
+		if k != bridge.OwnerClaim {
+			out[k] = v
+		}
+	}
+	return out
 }

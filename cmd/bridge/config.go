@@ -202,6 +202,16 @@ type Config struct {
 	// LifecycleRoleFanOutMax caps the users one role or permission event
 	// re-syncs; reconcile converges the rest.
 	LifecycleRoleFanOutMax int `envconfig:"LIFECYCLE_ROLE_FANOUT_MAX" default:"10000"`
+	// LifecycleRemovedTTL is how long a user Descope deleted or disabled
+	// stays refused by every exchange and connector call (unless Descope
+	// enables them sooner), and how long a deleted user's disabled
+	// placeholder account stays before reconcile deletes it. It must
+	// outlast Descope's session-token timeout plus the custom token's hour.
+	LifecycleRemovedTTL time.Duration `envconfig:"LIFECYCLE_REMOVED_TTL" default:"168h"`
+	// LifecycleProfileSync is which accounts lifecycle sync writes email
+	// and display name on: created (only accounts the bridge created) or
+	// all (also accounts linked from other sign-in providers).
+	LifecycleProfileSync string `envconfig:"LIFECYCLE_PROFILE_SYNC" default:"created"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
@@ -288,6 +298,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return errors.New("config: REDIS_URL must start with redis:// or rediss:// (TLS), e.g. rediss://:PASSWORD@10.0.0.3:6378/0")
+	}
+	if c.LifecycleRemovedTTL < 2*time.Hour {
+		return errors.New("config: LIFECYCLE_REMOVED_TTL must be at least 2h (Descope's session-token timeout plus the custom token's hour)")
+	}
+	if c.LifecycleProfileSync != "created" && c.LifecycleProfileSync != "all" {
+		return fmt.Errorf("config: LIFECYCLE_PROFILE_SYNC=%q; use created or all", shorten(c.LifecycleProfileSync, 20))
 	}
 	if c.LifecycleVisibilityTimeout < time.Second {
 		return errors.New("config: LIFECYCLE_VISIBILITY_TIMEOUT must be at least 1s")

@@ -4,9 +4,11 @@ import (
 	"context"
 
 	"errors"
-	"github.com/redis/go-redis/v9"
 	"log/slog"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/descope"
@@ -35,12 +37,85 @@ type lifecycle struct {
 	marks webhook.EventMarks
 	uc    *bridge.Lifecycle
 	cache *bridge.ExchangeCache
+	// adoptions carries the Descope users of first exchanges to adopt
+	// (see adopt); seen keeps each user's adoption to one per instance.
+	adoptions chan string
+	seen      *lru.Cache[string, struct{}]
+}
+
+// adoptionBuffer bounds the first exchanges waiting to be queued for
+// adoption; past it they are dropped (counted): reconcile still reaches
+// those accounts through their Descope users.
+const adoptionBuffer = 4096
+
+// adoptSeenSize is how many adopted users an instance remembers, so that
+// repeat exchanges queue nothing.
+const adoptSeenSize = 100_000
+
+// newLifecycleUseCase is the lifecycle use case as the server and `bridge
+// reconcile` both build it, so that the same settings always converge the
+// same way.
+func newLifecycleUseCase(cfg *Config, users bridge.UserLoader, accounts bridge.Accounts, x *bridge.Exchanger,
+	removed bridge.RemovedUsers) *bridge.Lifecycle {
+	return &bridge.Lifecycle{
+		ProjectID:      cfg.DescopeProjectID,
+		Users:          users,
+		Accounts:       accounts,
+		Identities:     x,
+		DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
+		Removed:        removed,
+		RemovedTTL:     cfg.LifecycleRemovedTTL,
+		ProfileAll:     cfg.LifecycleProfileSync == "all",
+	}
+}
+
+// newRemoved is where removed users are remembered: Redis when the
+// instances share state, else this process's memory.
+func newRemoved(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) bridge.RemovedUsers {
+	if rdb != nil {
+		return redisstore.NewRemoved(rdb, log, m)
+	}
+	return bridge.NewMemoryRemoved(1_000_000)
+}
+
+// adopt asks, without blocking, for the account of userID's exchange to be
+// adopted by a background job: marked as the bridge's from its first
+// sign-in, with no Admin API call on the exchange's path.
+func (l *lifecycle) adopt(userID string) {
+	if ok, _ := l.seen.ContainsOrAdd(userID, struct{}{}); ok {
+		return
+	}
+	select {
+	case l.adoptions <- userID:
+	default:
+		l.seen.Remove(userID)
+		l.m.LifecycleJob(string(bridge.JobUser), "adopt_dropped")
+	}
+}
+
+// queueAdoptions moves adoptions into the lifecycle queue until ctx ends.
+func (l *lifecycle) queueAdoptions(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-l.adoptions:
+			job := bridge.Job{Kind: bridge.JobUser, UserID: id, Adopt: time.Now().UnixMilli()}
+			if err := l.queue.Enqueue(ctx, []bridge.Job{job}); err != nil {
+				l.seen.Remove(id)
+				l.m.LifecycleJob(string(bridge.JobUser), "adopt_dropped")
+				l.log.Warn("first exchange not queued for adoption; reconcile reaches the account through its Descope user",
+					"user_id", id, "error", err.Error())
+			}
+		}
+	}
 }
 
 // newLifecycle builds lifecycle sync over Descope's management API (held
 // to LIFECYCLE_DESCOPE_RPS) and Firebase's (held to LIFECYCLE_FIREBASE_RPS).
 func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
-	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache, rdb *redis.Client) *lifecycle {
+	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache, rdb *redis.Client,
+	removed bridge.RemovedUsers) *lifecycle {
 	descopeLimit := bridge.NewLimiter(cfg.LifecycleDescopeRPS)
 	var queue jobQueue
 	var marks webhook.EventMarks
@@ -53,16 +128,12 @@ func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.E
 		queue = bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
 		marks = webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow)
 	}
-	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, cache: cache, uc: &bridge.Lifecycle{
-		ProjectID:      cfg.DescopeProjectID,
-		Users:          descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
-		Accounts:       bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)},
-		Identities:     x,
-		DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
-		Roles:          roles.Throttled(descopeLimit),
-		Queue:          queue,
-		FanOutMax:      cfg.LifecycleRoleFanOutMax,
-	}}
+	uc := newLifecycleUseCase(cfg, descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
+		bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)}, x, removed)
+	uc.Roles, uc.Queue, uc.FanOutMax = roles.Throttled(descopeLimit), queue, cfg.LifecycleRoleFanOutMax
+	seen, _ := lru.New[string, struct{}](adoptSeenSize)
+	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, cache: cache, uc: uc,
+		adoptions: make(chan string, adoptionBuffer), seen: seen}
 	m.QueueDepth(queue.Depth)
 	// A role edit found by the scheduled reload of the role table (no
 	// role event needed) re-syncs the role's holders too.
@@ -78,6 +149,7 @@ func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.E
 // run runs the workers until the queue is closed and drained or ctx ends;
 // it returns how many jobs were left waiting.
 func (l *lifecycle) run(ctx context.Context) int {
+	go l.queueAdoptions(ctx)
 	retry := bridge.DefaultRetry
 	if _, shared := l.queue.(*redisstore.Queue); shared {
 		// Redis delivers a failed job again (up to the max, then it is

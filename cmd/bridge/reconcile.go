@@ -13,6 +13,7 @@ import (
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/httpapi"
+	"github.com/dfbridge/dfbridge/redisstore"
 )
 
 // errReconcileErrors is returned when a reconcile run counted errors; the
@@ -53,7 +54,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		RefreshInterval: cfg.KeysRefreshInterval, UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
 		MaxStale: cfg.KeysMaxStale, FetchTimeout: cfg.KeysFetchTimeout, Logger: log})
 	verifier, err := descope.NewVerifier(descope.VerifierConfig{ProjectID: cfg.DescopeProjectID, BaseURL: cfg.DescopeBaseURL,
-		ManagementKey: cfg.DescopeManagementKey, Keys: keys, AuthSchema: cfg.authSchema})
+		ManagementKey: cfg.DescopeManagementKey, Keys: keys, Leeway: cfg.TokenLeeway, AuthSchema: cfg.authSchema})
 	if err != nil {
 		return fmt.Errorf("building descope client: %w", err)
 	}
@@ -82,14 +83,20 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *dryRun {
 		accounts = bridge.DryRunAccounts{Accounts: accounts}
 	}
+	// Removed users are told to the service's exchange path through
+	// Redis; without it, the accounts themselves (disabled, or disabled
+	// placeholders) refuse the sign-in.
+	var removed bridge.RemovedUsers
+	if cfg.RedisURL != "" && !*dryRun {
+		rdb, err := redisstore.Open(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		defer func() { _ = rdb.Close() }()
+		removed = newRemoved(rdb, log, nil)
+	}
 	r := &bridge.Reconciler{
-		Lifecycle: &bridge.Lifecycle{
-			ProjectID:      cfg.DescopeProjectID,
-			Users:          users,
-			Accounts:       accounts,
-			Identities:     x,
-			DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
-		},
+		Lifecycle:       newLifecycleUseCase(cfg, users, accounts, x, removed),
 		Users:           users,
 		Accounts:        fbc.Accounts().Listing(mapping.FirebaseTenants(), firebaseLimit),
 		Mapping:         mapping,

@@ -247,10 +247,15 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		deps.readiness = append(deps.readiness, httpapi.ReadinessCheck{Name: "redis", Degraded: true,
 			Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rdb, 200*time.Millisecond) }})
 	}
+	// Every exchange's result passes the removed-user gate, however it was
+	// reached (fresh, cached, connector).
+	gate := &bridge.RemovalGate{Removed: newRemoved(rdb, log, m)}
 	if cfg.auditWebhookEnabled() {
-		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache, rdb)
+		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache, rdb, gate.Removed)
+		gate.Adopt = s.lifecycle.adopt
 	}
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, inner, roles, s.lifecycle)
+	deps.exchanger = gate.Tokens(exchanger)
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, gate, inner, roles, s.lifecycle)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -266,7 +271,8 @@ var errDraining = errors.New("shutting down")
 
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
-func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger, admitted bridge.AdmittedExchanger,
+func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger, gate *bridge.RemovalGate,
+	admitted bridge.AdmittedExchanger,
 	roles *descope.Roles, lc *lifecycle) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
 		for _, gap := range x.Mapping.ConnectorGaps() {
@@ -279,12 +285,14 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 		log.Info("connector route enabled", "route", "/webhook/external-token",
 			"authentication", cfg.externalTokenSecrets().Types())
 		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
-			ProjectID: cfg.DescopeProjectID,
-			Secrets:   cfg.externalTokenSecrets(),
-			Exchanger: admitted, // in arrival order with /exchange when signing is local
-			Access:    roles,
-			Log:       log,
-			Metrics:   m,
+			ProjectID:  cfg.DescopeProjectID,
+			Secrets:    cfg.externalTokenSecrets(),
+			Exchanger:  gate.Sessions(admitted), // in arrival order with /exchange when signing is local
+			Removed:    gate.Removed,
+			RemovedTTL: cfg.LifecycleRemovedTTL,
+			Access:     roles,
+			Log:        log,
+			Metrics:    m,
 		})
 	}
 	if cfg.auditWebhookEnabled() {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/descope/go-sdk/descope"
 	"time"
 )
 
@@ -80,8 +81,18 @@ func (st *Stub) Claims(s Session, kind string) map[string]any {
 	return c
 }
 
-// MintSession returns a session JWT (drn "DS") for s, signed by the current key.
+// MintSession returns a session JWT (drn "DS") for s, signed by the current
+// key. As at Descope, a session belongs to a user: one the stub does not
+// know yet is created (enabled, with the session's project roles), so the
+// management API finds whoever holds a session until a test deletes them.
 func (st *Stub) MintSession(s Session) (string, error) {
+	if s.UserID != "" {
+		st.mu.Lock()
+		if _, ok := st.users[s.UserID]; !ok {
+			st.users[s.UserID] = &descope.UserResponse{UserID: s.UserID, RoleNames: s.Roles, Status: "enabled"}
+		}
+		st.mu.Unlock()
+	}
 	return st.Sign(nil, st.Claims(s, "DS"))
 }
 

@@ -31,6 +31,7 @@ export const SERVER_ERROR_CODES = [
   "tenant_not_mapped",
   "policy_denied",
   "user_disabled",
+  "user_removed",
   "account_email_not_verified",
   // Policy gates, one code per gate.
   "role_required",

@@ -74,6 +74,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   tenant_not_mapped: 403,
   policy_denied: 403,
   user_disabled: 403,
+  user_removed: 403,
   account_email_not_verified: 403,
   role_required: 403,
   permission_required: 403,
