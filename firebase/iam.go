@@ -27,7 +27,12 @@ import (
 //     429s);
 //   - a breaker: after BreakerFailures failed calls in a row it stays open
 //     for BreakerCooldown, and Mint fails at once with a 503 instead of
-//     queueing every exchange behind an IAM that is down.
+//     queueing every exchange behind an IAM that is down. Only IAM's own
+//     failures count (5xx, 429 past the retries, transport errors, the
+//     signing deadline running out): a caller that hangs up or whose own
+//     deadline ends is not IAM failing. After the cool-down one probe call
+//     goes through (half-open): its success closes the breaker, its
+//     failure opens it again; other calls fail fast meanwhile.
 type iamTransport struct {
 	next        http.RoundTripper
 	sem         chan struct{}
@@ -38,6 +43,8 @@ type iamTransport struct {
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
+	// probing is set while the one half-open probe call is in flight.
+	probing bool
 	threshold int
 	cooldown  time.Duration
 	now       func() time.Time
@@ -125,25 +132,67 @@ func (t *iamTransport) open() (bool, time.Time) {
 	return t.now().Before(t.openUntil), t.openUntil
 }
 
-func (t *iamTransport) record(ok bool) {
+// admit reports whether a call may go to IAM now, and whether it is the
+// half-open probe.
+func (t *iamTransport) admit() (ok, probe bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	switch {
+	case t.openUntil.IsZero():
+		return true, false
+	case t.now().Before(t.openUntil), t.probing:
+		return false, false
+	}
+	t.probing = true
+	return true, true
+}
+
+// record counts one call's outcome: IAM answered well, or IAM failed.
+func (t *iamTransport) record(ok, probe bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if probe {
+		t.probing = false
+	}
 	if ok {
 		t.failures = 0
+		if probe {
+			t.openUntil = time.Time{}
+		}
 		return
 	}
 	t.failures++
-	if t.failures >= t.threshold {
+	if probe || t.failures >= t.threshold {
 		t.openUntil = t.now().Add(t.cooldown)
 		t.failures = 0
 	}
+}
+
+// abandon ends a call that says nothing of IAM (its caller went away).
+func (t *iamTransport) abandon(probe bool) {
+	if probe {
+		t.mu.Lock()
+		t.probing = false
+		t.mu.Unlock()
+	}
+}
+
+// errSigningDeadline is the cause of a signing context that ran out: IAM
+// did not answer in time, which counts against it.
+var errSigningDeadline = errors.New("IAM signBlob did not answer within the signing deadline")
+
+// callerGone reports whether ctx ended because of the caller (a hang-up,
+// or the caller's own deadline), not because IAM was too slow.
+func callerGone(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errSigningDeadline)
 }
 
 func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.HasSuffix(req.URL.Path, ":signBlob") {
 		return t.next.RoundTrip(req)
 	}
-	if open, _ := t.open(); open {
+	admitted, probe := t.admit()
+	if !admitted {
 		t.observe("breaker_open", 0)
 		return nil, errBreakerOpen
 	}
@@ -151,6 +200,7 @@ func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case t.sem <- struct{}{}:
 	case <-ctx.Done():
+		t.abandon(probe)
 		return nil, ctx.Err()
 	}
 	defer func() { <-t.sem }()
@@ -172,17 +222,21 @@ func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(r)
 		d := time.Since(start)
 		switch {
+		case err != nil && callerGone(ctx):
+			t.observe("cancelled", d)
+			t.abandon(probe)
+			return nil, err
 		case err != nil:
 			t.observe("error", d)
-			t.record(false)
+			t.record(false, probe)
 			return nil, err
 		case resp.StatusCode < 300:
 			t.observe("ok", d)
-			t.record(true)
+			t.record(true, probe)
 			return resp, nil
 		case resp.StatusCode != http.StatusTooManyRequests:
 			t.observe(strconv.Itoa(resp.StatusCode/100)+"xx", d)
-			t.record(resp.StatusCode < 500)
+			t.record(resp.StatusCode < 500, probe)
 			return resp, nil
 		}
 		// 429: IAM's quota. Wait as it asks (or back off), if that fits.
@@ -190,7 +244,7 @@ func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		deadline, hasDeadline := ctx.Deadline()
 		if attempt >= t.maxAttempts || (hasDeadline && time.Now().Add(wait).After(deadline)) {
 			t.observe("429", d)
-			t.record(false)
+			t.record(false, probe)
 			return resp, nil
 		}
 		t.observe("retried_429", d)
@@ -199,6 +253,7 @@ func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			t.abandon(probe)
 			return nil, ctx.Err()
 		case <-timer.C:
 		}
@@ -243,5 +298,5 @@ func signingContext(ctx context.Context, d time.Duration) (context.Context, cont
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeout(ctx, d)
+	return context.WithTimeoutCause(ctx, d, errSigningDeadline)
 }
