@@ -44,7 +44,7 @@ type iamTransport struct {
 	failures  int
 	openUntil time.Time
 	// probing is set while the one half-open probe call is in flight.
-	probing bool
+	probing   bool
 	threshold int
 	cooldown  time.Duration
 	now       func() time.Time
