@@ -1,45 +1,45 @@
 // Package ratelimit admits events per key (a client address, a user) with
 // token buckets from golang.org/x/time/rate. The exchange uses it twice: per
 // client IP before a token is even parsed, and per user once a session is
-// verified. Memory is bounded, so a spray of distinct keys cannot grow it.
+// verified. Memory is bounded, so a spray of distinct keys cannot grow it,
+// and the bound is kept by forgetting, never by sharing: a key never seen
+// before always gets its first request through.
 package ratelimit
 
 import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
 
-// MaxKeys bounds how many keys one Limiter tracks. At about 200 bytes a key
-// that is a few MB at most; keys beyond it share one overflow bucket.
-const MaxKeys = 10_000
+// MaxKeys bounds how many keys one Limiter tracks: about 210 bytes a key
+// with its bucket (TestLimiterMemoryPerKey), plus the key itself, so about
+// 12 MiB at most.
+// Past it the least recently seen key is forgotten; a forgotten key starts
+// again with a full bucket. A key is limited exactly as long as fewer than
+// MaxKeys other keys are seen between two of its requests: a spray of more
+// distinct keys than that within one refill time (burst / rate) resets the
+// limits of the keys it pushes out, and refuses no one.
+const MaxKeys = 50_000
 
 // Limiter is a set of token buckets, one per key, each refilling at the same
 // rate. It is safe for concurrent use; a nil *Limiter admits everything.
 type Limiter struct {
-	limit   rate.Limit
-	burst   int
-	maxKeys int
-	// idle is how long an untouched bucket takes to refill completely. A full
-	// bucket is the same as a new one, so forgetting it changes nothing.
+	limit rate.Limit
+	burst int
+	// idle is how long an empty bucket takes to refill completely.
 	idle time.Duration
 	now  func() time.Time
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	overflow  *rate.Limiter
-	lastSweep time.Time
+	mu      sync.Mutex
+	buckets *simplelru.LRU[string, *rate.Limiter]
 }
 
 var _ bridge.Limiter = (*Limiter)(nil)
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
 
 // New returns a Limiter admitting perMinute events a minute per key, with
 // bursts of up to burst. perMinute 0 turns limiting off: New returns nil.
@@ -55,14 +55,16 @@ func newLimiter(perMinute, burst, maxKeys int, now func() time.Time) *Limiter {
 		burst = 1
 	}
 	limit := rate.Limit(float64(perMinute) / 60)
+	buckets, err := simplelru.NewLRU[string, *rate.Limiter](maxKeys, nil)
+	if err != nil {
+		panic(err) // maxKeys is a positive constant
+	}
 	return &Limiter{
-		limit:    limit,
-		burst:    burst,
-		maxKeys:  maxKeys,
-		idle:     time.Duration(float64(burst) / float64(limit) * float64(time.Second)),
-		now:      now,
-		buckets:  map[string]*bucket{},
-		overflow: rate.NewLimiter(limit, burst),
+		limit:   limit,
+		burst:   burst,
+		idle:    time.Duration(float64(burst) / float64(limit) * float64(time.Second)),
+		now:     now,
+		buckets: buckets,
 	}
 }
 
@@ -73,7 +75,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		return true, 0
 	}
 	now := l.now()
-	r := l.bucketFor(key, now).ReserveN(now, 1)
+	r := l.bucketFor(key).ReserveN(now, 1)
 	if !r.OK() {
 		return false, l.idle
 	}
@@ -84,31 +86,17 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
-// bucketFor returns key's bucket, creating it if there is room. When the table
-// is full it first forgets refilled buckets (at most once a second, so a
-// spray of new keys cannot make every call a full sweep); failing that, the
-// key shares the overflow bucket, which fails closed rather than growing.
-func (l *Limiter) bucketFor(key string, now time.Time) *rate.Limiter {
+// bucketFor returns key's bucket, creating a full one if key is not known
+// (forgetting the least recently seen key when the table is full).
+func (l *Limiter) bucketFor(key string) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok {
-		b.seen = now
-		return b.lim
+	if b, ok := l.buckets.Get(key); ok {
+		return b
 	}
-	if len(l.buckets) >= l.maxKeys && now.Sub(l.lastSweep) >= time.Second {
-		l.lastSweep = now
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) >= l.idle {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	if len(l.buckets) >= l.maxKeys {
-		return l.overflow
-	}
-	b := &bucket{lim: rate.NewLimiter(l.limit, l.burst), seen: now}
-	l.buckets[key] = b
-	return b.lim
+	b := rate.NewLimiter(l.limit, l.burst)
+	l.buckets.Add(key, b)
+	return b
 }
 
 // Len returns how many keys have their own bucket.
@@ -118,5 +106,5 @@ func (l *Limiter) Len() int {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return l.buckets.Len()
 }

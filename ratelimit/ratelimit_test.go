@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -48,9 +49,11 @@ func TestLimiterOffAdmitsEverything(t *testing.T) {
 	}
 }
 
-// A spray of distinct keys cannot grow the table past its bound: refilled
-// buckets are forgotten, and keys beyond the bound share one bucket.
-func TestLimiterMemoryIsBounded(t *testing.T) {
+// A spray of distinct keys cannot grow the table past its bound, and
+// cannot lock anyone out: the least recently seen keys are forgotten (a
+// forgotten key starts again with a full bucket), so a key never seen
+// before always gets its first request through.
+func TestLimiterMemoryIsBoundedAndLocksNoOneOut(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	l := newLimiter(60, 2, 100, c.now)
 
@@ -58,13 +61,48 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 		l.Allow("spray-" + strconv.Itoa(i))
 	}
 	assert.Equal(t, 100, l.Len(), "the table stops at its bound")
-	ok1, _ := l.Allow("late-1")
-	ok2, _ := l.Allow("late-2")
-	assert.False(t, ok1, "keys past the bound share the overflow bucket, which the spray has drained")
-	assert.False(t, ok2, "keys past the bound share the overflow bucket, which the spray has drained")
+	refused := 0
+	for i := range 200 {
+		if ok, _ := l.Allow("new-" + strconv.Itoa(i)); !ok {
+			refused++
+		}
+	}
+	assert.Zero(t, refused, "every new key's first request gets through")
+	assert.Equal(t, 100, l.Len())
+}
 
-	c.advance(3 * time.Second) // every bucket has refilled
-	ok, _ := l.Allow("fresh")
-	assert.True(t, ok)
-	assert.Equal(t, 1, l.Len(), "refilled buckets were forgotten to make room")
+// A busy key keeps its bucket through a spray smaller than the bound: it
+// is recently used, so the spray's keys are the ones forgotten.
+func TestLimiterKeepsLimitingABusyKeyThroughASpray(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(60, 2, 100, c.now)
+	for range 2 {
+		ok, _ := l.Allow("abuser")
+		require.True(t, ok)
+	}
+	for i := range 1000 {
+		l.Allow("spray-" + strconv.Itoa(i))
+		if i%50 == 0 {
+			ok, _ := l.Allow("abuser")
+			assert.False(t, ok, "still limited after %d spray keys", i)
+		}
+	}
+}
+
+// The memory a key costs, measured: the figure docs/security.md states.
+func TestLimiterMemoryPerKey(t *testing.T) {
+	const n = 100_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := newLimiter(60, 2, n, time.Now)
+	for i := range n {
+		l.Allow("203.0.113." + strconv.Itoa(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes a key (%d keys, %.1f MiB)", per, n, float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
+	assert.Less(t, per, 400.0)
+	runtime.KeepAlive(l)
 }
