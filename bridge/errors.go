@@ -64,10 +64,13 @@ const (
 	CodeBadRequest           Code = "bad_request"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeRequestTooLarge      Code = "request_too_large"
-	CodeMethodNotAllowed     Code = "method_not_allowed"
-	CodeNotFound             Code = "not_found"
-	CodeRateLimited          Code = "rate_limited"
-	CodeUnauthorized         Code = "unauthorized"
+	// CodeEventTooLarge: an audit event names more users than the
+	// lifecycle queue can ever hold (LIFECYCLE_QUEUE_SIZE).
+	CodeEventTooLarge    Code = "event_too_large"
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeNotFound         Code = "not_found"
+	CodeRateLimited      Code = "rate_limited"
+	CodeUnauthorized     Code = "unauthorized"
 
 	// Our side or upstream.
 	CodeKeysUnavailable Code = "keys_unavailable"

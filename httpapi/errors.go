@@ -59,10 +59,12 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeBadRequest:           {http.StatusBadRequest, "The request is not valid."},
 	bridge.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json."},
 	bridge.CodeRequestTooLarge:      {http.StatusRequestEntityTooLarge, "The request body is too large."},
-	bridge.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "The method is not allowed on this route."},
-	bridge.CodeNotFound:             {http.StatusNotFound, "No such route."},
-	bridge.CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests; retry later."},
-	bridge.CodeUnauthorized:         {http.StatusUnauthorized, "The request is not authenticated."},
+	bridge.CodeEventTooLarge: {http.StatusRequestEntityTooLarge,
+		"An audit event names more users than the lifecycle queue can hold; raise LIFECYCLE_QUEUE_SIZE."},
+	bridge.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "The method is not allowed on this route."},
+	bridge.CodeNotFound:         {http.StatusNotFound, "No such route."},
+	bridge.CodeRateLimited:      {http.StatusTooManyRequests, "Too many requests; retry later."},
+	bridge.CodeUnauthorized:     {http.StatusUnauthorized, "The request is not authenticated."},
 
 	bridge.CodeKeysUnavailable:    {http.StatusServiceUnavailable, "Descope signing keys are unavailable; retry later."},
 	bridge.CodeSigningFailed:      {http.StatusBadGateway, "The Firebase token could not be signed; retry later."},
@@ -114,7 +116,7 @@ type errorDetail struct {
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	if ClientClosed(r, err) {
 		// Nobody is reading the answer: not a bad request, not our fault.
-		log.LogAttrs(r.Context(), slog.LevelDebug, "client closed request",
+		log.LogAttrs(r.Context(), slog.LevelInfo, "client closed request",
 			slog.String("code", CodeClientClosed), slog.String("error", err.Error()))
 		w.WriteHeader(StatusClientClosed)
 		return

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -37,18 +39,54 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 // limit bytes, whether its Content-Length says so up front or it turns out
 // longer while read. Nothing is parsed before the size is known to be fine.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return ReadBodyTee(w, r, limit, nil)
+}
+
+// ReadBodyTee is ReadBody that also writes the body to tee as it streams
+// in (a signature being computed, say).
+//
+// A read that fails is told apart: the body was cut short of its declared
+// length, or its framing is broken (a malformed chunk), both 400
+// bad_request in the API's error shape; or the client went away (its
+// request's context ended, or the connection was reset: not answered).
+func ReadBodyTee(w http.ResponseWriter, r *http.Request, limit int64, tee io.Writer) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "body over %d bytes", limit)
-		}
-		return nil, bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
+	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if tee != nil {
+		src = io.TeeReader(src, tee)
 	}
-	return body, nil
+	size := 512
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(src)
+	if err != nil {
+		return nil, bodyError(r, err, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// bodyError classifies a failed body read.
+func bodyError(r *http.Request, err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return bridge.Errorf(bridge.CodeRequestTooLarge, "body over %d bytes", limit)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The sender stopped short; it may still be reading (a half-close
+		// looks the same as a hang-up here), so it is answered.
+		return bridge.Errorf(bridge.CodeBadRequest, "body cut short of its declared length: %v", err)
+	case r.Context().Err() != nil:
+		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
+	}
+	return bridge.Errorf(bridge.CodeBadRequest, "malformed body framing: %v", err)
 }
 
 // decodeStrict decodes exactly one JSON value with no unknown fields, no

@@ -108,3 +108,15 @@ func (l *Limiter) Len() int {
 	defer l.mu.Unlock()
 	return l.buckets.Len()
 }
+
+// Exhausted reports whether key's bucket is known and empty, taking
+// nothing: a check before work that only failures are charged for.
+func (l *Limiter) Exhausted(key string) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	b, ok := l.buckets.Peek(key)
+	l.mu.Unlock()
+	return ok && b.TokensAt(l.now()) < 1
+}

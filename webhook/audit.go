@@ -70,6 +70,13 @@ type AuditConfig struct {
 	RevokeOnMaxAttempts bool
 	Log                 *slog.Logger
 	Metrics             *metrics.Metrics
+	// Guard bounds unauthenticated calls' cost; shared with the connector
+	// route. Nil: the default budget, no refusal limit.
+	Guard *Guard
+	// QueueCapacity is the lifecycle queue's size: an event naming more
+	// users can never be queued, so it is refused with a 4xx saying so
+	// rather than retried for ever. 0: unknown.
+	QueueCapacity int
 }
 
 // auditEvent is one audit record, reduced to what lifecycle sync needs.
@@ -111,7 +118,7 @@ type auditResponse struct {
 // JSON at all, 401 bad credentials, 413 too large, 503 retry later.
 func HandleAudit(c AuditConfig) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := readAuthenticated(w, r, MaxAuditBody, c.Secrets)
+		body, err := c.Guard.read(w, r, MaxAuditBody, c.Secrets)
 		if err != nil {
 			c.Metrics.WebhookEvent(eventDelivery, string(bridge.CodeOf(err)))
 			httpapi.WriteError(w, r, c.Log, err)
@@ -124,6 +131,21 @@ func HandleAudit(c AuditConfig) http.Handler {
 			return
 		}
 		resp := auditResponse{Status: "accepted", Events: len(records)}
+		// The delivery is remembered whole as well as event by event, so a
+		// replay of a delivery larger than the event memory is still seen.
+		dkey := deliveryKey(body)
+		if fresh, err := c.Marks.Claim(r.Context(), dkey); err != nil {
+			c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "remembering audit delivery"))
+			return
+		} else if !fresh {
+			resp.Status, resp.Duplicates = "duplicate", len(records)
+			c.Metrics.WebhookEvent(eventDelivery, "duplicate")
+			c.Log.LogAttrs(r.Context(), slog.LevelInfo, "audit delivery", slog.String("status", resp.Status),
+				slog.Int("events", resp.Events))
+			httpapi.WriteJSON(w, http.StatusAccepted, resp)
+			return
+		}
+		forget := func() { _ = c.Marks.Release(context.WithoutCancel(r.Context()), dkey) }
 		for _, raw := range records {
 			e, act, err := readAuditRecord(raw)
 			switch {
@@ -143,8 +165,15 @@ func HandleAudit(c AuditConfig) http.Handler {
 				resp.Ignored++
 				continue
 			}
+			if c.QueueCapacity > 0 && len(jobs) > c.QueueCapacity {
+				forget()
+				c.refuse(w, r, resp, bridge.Errorf(bridge.CodeEventTooLarge,
+					"a %s event names %d users; LIFECYCLE_QUEUE_SIZE is %d", e.Action, len(jobs), c.QueueCapacity))
+				return
+			}
 			fresh, err := c.Marks.Claim(r.Context(), e.key)
 			if err != nil {
+				forget()
 				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "remembering audit event"))
 				return
 			}
@@ -154,6 +183,7 @@ func HandleAudit(c AuditConfig) http.Handler {
 				continue
 			}
 			if err := c.Queue.Enqueue(r.Context(), jobs); err != nil {
+				forget()
 				_ = c.Marks.Release(context.WithoutCancel(r.Context()), e.key)
 				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "queueing lifecycle jobs"))
 				return
@@ -176,6 +206,15 @@ func HandleAudit(c AuditConfig) http.Handler {
 			slog.Int("duplicates", resp.Duplicates), slog.Int("ignored", resp.Ignored), slog.Int("malformed", resp.Malformed))
 		httpapi.WriteJSON(w, http.StatusAccepted, resp)
 	})
+}
+
+// deliveryPrefix starts the marks of whole deliveries.
+const deliveryPrefix = "d:"
+
+// deliveryKey identifies a whole delivery among the event marks.
+func deliveryKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return deliveryPrefix + hex.EncodeToString(sum[:])
 }
 
 // refuse answers a delivery the queue could not take (all or the rest of

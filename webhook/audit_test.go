@@ -94,8 +94,6 @@ func (f *auditFixture) settle(t *testing.T) {
 	require.NoError(t, f.queue.WaitIdle(ctx), "the queue drains")
 }
 
-// signedIn puts a Firebase account for a user who signed in through the
-// bridge, with the claims the bridge last wrote.
 // signedIn puts the account uid as the bridge adopted it at its first
 // exchange: its claims, marked, with the record of the keys it set.
 func (f *auditFixture) signedIn(uid string, roles ...any) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"hash"
 	"net/http"
 	"strings"
 
@@ -113,14 +114,88 @@ func (s Secrets) Types() []string {
 // unauthorized *bridge.Error whose detail (for the log) says which check
 // failed; the caller sees only "unauthorized".
 func (s Secrets) Verify(h http.Header, body []byte) error {
-	if !s.Enabled() {
-		return bridge.Errorf(bridge.CodeUnauthorized, "no secret configured")
+	sig, err := s.VerifyHeaders(h)
+	if err != nil {
+		return err
 	}
-	if len(s.hmac) > 0 {
-		if err := s.verifySignature(h.Get(SignatureHeader), body); err != nil {
-			return err
+	b := sig.Body()
+	_, _ = b.Write(body)
+	return b.Verify()
+}
+
+// Signature is a call's HMAC signature, read from its headers before its
+// body: Body hashes the body as it streams in.
+type Signature struct {
+	secrets [][]byte
+	got     []byte
+}
+
+// Body returns a writer that hashes what is written to it with every
+// configured HMAC secret; its Verify checks the signature once the body has
+// all been written.
+func (sig Signature) Body() *SignedBody {
+	b := &SignedBody{got: sig.got}
+	for _, secret := range sig.secrets {
+		b.macs = append(b.macs, hmac.New(sha256.New, secret))
+	}
+	return b
+}
+
+// SignedBody is a body being hashed as it streams.
+type SignedBody struct {
+	macs []hash.Hash
+	got  []byte
+}
+
+// Write implements io.Writer.
+func (b *SignedBody) Write(p []byte) (int, error) {
+	for _, m := range b.macs {
+		m.Write(p)
+	}
+	return len(p), nil
+}
+
+// Verify reports whether the body written matches the signature (always,
+// when no HMAC secret is configured).
+func (b *SignedBody) Verify() error {
+	if len(b.macs) == 0 {
+		return nil
+	}
+	ok := false
+	for _, m := range b.macs {
+		if hmac.Equal(m.Sum(nil), b.got) {
+			ok = true
 		}
 	}
+	if !ok {
+		return bridge.Errorf(bridge.CodeUnauthorized, "signature matches no configured secret")
+	}
+	return nil
+}
+
+// VerifyHeaders checks everything a call's headers carry before its body
+// is read: bearer, API key and Basic credentials fully, and that an HMAC
+// signature is present and well formed. A call with no credential of a
+// configured type is refused here, without reading a byte of its body.
+func (s Secrets) VerifyHeaders(h http.Header) (Signature, error) {
+	if !s.Enabled() {
+		return Signature{}, bridge.Errorf(bridge.CodeUnauthorized, "no secret configured")
+	}
+	var sig Signature
+	if len(s.hmac) > 0 {
+		got, err := signatureOf(h.Get(SignatureHeader))
+		if err != nil {
+			return Signature{}, err
+		}
+		sig = Signature{secrets: s.hmac, got: got}
+	}
+	if err := s.verifyHeaderSecrets(h); err != nil {
+		return Signature{}, err
+	}
+	return sig, nil
+}
+
+func (s Secrets) verifyHeaderSecrets(h http.Header) error {
 	if len(s.bearer) > 0 {
 		if err := s.verifyBearer(h.Get("Authorization")); err != nil {
 			return err
@@ -171,32 +246,26 @@ func (s Secrets) verifyBasic(header string) error {
 	return nil
 }
 
-func (s Secrets) verifySignature(header string, body []byte) error {
+// signatureOf decodes a signature header: base64 (padded or not) of 32
+// bytes.
+func signatureOf(header string) ([]byte, error) {
 	header = strings.TrimSpace(header)
 	if header == "" {
-		return bridge.Errorf(bridge.CodeUnauthorized, "no %s signature", SignatureHeader)
+		return nil, bridge.Errorf(bridge.CodeUnauthorized, "no %s signature", SignatureHeader)
+	}
+	if len(header) > 64 {
+		return nil, bridge.Errorf(bridge.CodeUnauthorized, "signature is %d characters, not an HMAC-SHA256", len(header))
 	}
 	got, err := base64.StdEncoding.DecodeString(header)
 	if err != nil {
 		if got, err = base64.RawStdEncoding.DecodeString(header); err != nil {
-			return bridge.Errorf(bridge.CodeUnauthorized, "signature is not base64")
+			return nil, bridge.Errorf(bridge.CodeUnauthorized, "signature is not base64")
 		}
 	}
 	if len(got) != sha256.Size {
-		return bridge.Errorf(bridge.CodeUnauthorized, "signature is %d bytes, not an HMAC-SHA256", len(got))
+		return nil, bridge.Errorf(bridge.CodeUnauthorized, "signature is %d bytes, not an HMAC-SHA256", len(got))
 	}
-	ok := false
-	for _, secret := range s.hmac {
-		m := hmac.New(sha256.New, secret)
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), got) {
-			ok = true
-		}
-	}
-	if !ok {
-		return bridge.Errorf(bridge.CodeUnauthorized, "signature matches no configured secret")
-	}
-	return nil
+	return got, nil
 }
 
 func (s Secrets) verifyBearer(header string) error {

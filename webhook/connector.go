@@ -45,6 +45,9 @@ type ExternalTokenConfig struct {
 	// RemovedTTL: their sessions are refused on /exchange too.
 	Removed    bridge.RemovedUsers
 	RemovedTTL time.Duration
+	// Guard bounds unauthenticated calls' cost; shared with the audit
+	// route. Nil: the default budget, no refusal limit.
+	Guard *Guard
 }
 
 type externalTokenResponse struct {
@@ -87,7 +90,7 @@ func HandleExternalToken(c ExternalTokenConfig) http.Handler {
 }
 
 func externalToken(r *http.Request, w http.ResponseWriter, c ExternalTokenConfig, at time.Time) (*bridge.Result, error) {
-	body, err := readAuthenticated(w, r, MaxExternalTokenBody, c.Secrets)
+	body, err := c.Guard.read(w, r, MaxExternalTokenBody, c.Secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -131,19 +134,6 @@ func (c *connectorCall) session(projectID string, at time.Time) *bridge.Session 
 	s.AMR = c.amr
 	s.FromConnector = true
 	return s
-}
-
-// readAuthenticated reads a call's body, capped at limit before anything is
-// parsed, and checks its credentials over the raw bytes.
-func readAuthenticated(w http.ResponseWriter, r *http.Request, limit int64, s Secrets) ([]byte, error) {
-	body, err := httpapi.ReadBody(w, r, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Verify(r.Header, body); err != nil {
-		return nil, err
-	}
-	return body, nil
 }
 
 // connectorUser reads the user a connector call is about. The user's

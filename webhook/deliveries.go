@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,31 +16,45 @@ import (
 // nothing. Beyond the window, replays are still harmless, because jobs
 // re-read the user from Descope instead of trusting the payload. With
 // several instances, the Redis implementation shares the memory.
+//
+// Whole deliveries (keys from deliveryKey) are remembered apart from
+// events, so a delivery with more events than the memory holds cannot evict
+// its own mark.
 type MemoryMarks struct {
-	mu   sync.Mutex
-	seen *expirable.LRU[string, struct{}]
+	mu         sync.Mutex
+	seen       *expirable.LRU[string, struct{}]
+	deliveries *expirable.LRU[string, struct{}]
 }
 
 var _ EventMarks = (*MemoryMarks)(nil)
 
 // NewMemoryMarks remembers up to size events for window each.
 func NewMemoryMarks(size int, window time.Duration) *MemoryMarks {
-	return &MemoryMarks{seen: expirable.NewLRU[string, struct{}](size, nil, window)}
+	return &MemoryMarks{seen: expirable.NewLRU[string, struct{}](size, nil, window),
+		deliveries: expirable.NewLRU[string, struct{}](size, nil, window)}
+}
+
+func (m *MemoryMarks) lru(key string) *expirable.LRU[string, struct{}] {
+	if strings.HasPrefix(key, deliveryPrefix) {
+		return m.deliveries
+	}
+	return m.seen
 }
 
 // Claim implements EventMarks.
 func (m *MemoryMarks) Claim(_ context.Context, key string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.seen.Peek(key); ok {
+	l := m.lru(key)
+	if _, ok := l.Peek(key); ok {
 		return false, nil
 	}
-	m.seen.Add(key, struct{}{})
+	l.Add(key, struct{}{})
 	return true, nil
 }
 
 // Release implements EventMarks.
 func (m *MemoryMarks) Release(_ context.Context, key string) error {
-	m.seen.Remove(key)
+	m.lru(key).Remove(key)
 	return nil
 }

@@ -177,6 +177,10 @@ type Config struct {
 	// of accepted audit events, by which a repeated one changes nothing.
 	AuditWebhookDedupeWindow time.Duration `envconfig:"AUDIT_WEBHOOK_DEDUPE_WINDOW" default:"1h"`
 	AuditWebhookDedupeSize   int           `envconfig:"AUDIT_WEBHOOK_DEDUPE_SIZE" default:"10000"`
+	// WebhookRefusalsPerMinute is how many webhook calls a minute one
+	// address may fail authentication with before its calls are refused
+	// (429) unread; 0 turns it off. Authenticated calls are never charged.
+	WebhookRefusalsPerMinute int `envconfig:"WEBHOOK_REFUSALS_PER_MINUTE" default:"60"`
 
 	// LifecycleQueueSize bounds the users waiting for a lifecycle sync;
 	// a delivery that does not fit is answered 503 so Descope retries.
@@ -298,6 +302,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return errors.New("config: REDIS_URL must start with redis:// or rediss:// (TLS), e.g. rediss://:PASSWORD@10.0.0.3:6378/0")
+	}
+	if c.WebhookRefusalsPerMinute < 0 {
+		return errors.New("config: WEBHOOK_REFUSALS_PER_MINUTE must be 0 (off) or more")
 	}
 	if c.LifecycleRemovedTTL < 2*time.Hour {
 		return errors.New("config: LIFECYCLE_REMOVED_TTL must be at least 2h (Descope's session-token timeout plus the custom token's hour)")

@@ -255,7 +255,8 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		gate.Adopt = s.lifecycle.adopt
 	}
 	deps.exchanger = gate.Tokens(exchanger)
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, gate, inner, roles, s.lifecycle)
+	guard := webhook.NewGuard(webhook.DefaultBodyBudget, cfg.WebhookRefusalsPerMinute, cfg.TrustedProxyHops)
+	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, gate, guard, inner, roles, s.lifecycle)
 	s.handler = addRoutes(deps)
 	if cfg.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -272,7 +273,7 @@ var errDraining = errors.New("shutting down")
 // webhookHandlers builds the Descope webhook handlers that have a secret
 // configured; the others stay nil and their routes do not exist.
 func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger, gate *bridge.RemovalGate,
-	admitted bridge.AdmittedExchanger,
+	guard *webhook.Guard, admitted bridge.AdmittedExchanger,
 	roles *descope.Roles, lc *lifecycle) (externalToken, audit http.Handler) {
 	if cfg.externalTokenEnabled() {
 		for _, gap := range x.Mapping.ConnectorGaps() {
@@ -289,6 +290,7 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 			Secrets:    cfg.externalTokenSecrets(),
 			Exchanger:  gate.Sessions(admitted), // in arrival order with /exchange when signing is local
 			Removed:    gate.Removed,
+			Guard:      guard,
 			RemovedTTL: cfg.LifecycleRemovedTTL,
 			Access:     roles,
 			Log:        log,
@@ -304,6 +306,8 @@ func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridg
 			Queue:               lc.queue,
 			Marks:               lc.marks,
 			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
+			Guard:               guard,
+			QueueCapacity:       cfg.LifecycleQueueSize,
 			Log:                 log,
 			Metrics:             m,
 		})

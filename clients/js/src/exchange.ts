@@ -45,6 +45,7 @@ export const SERVER_ERROR_CODES = [
   "ambiguous_token",
   "unsupported_media_type",
   "request_too_large",
+  "event_too_large",
   "method_not_allowed",
   "not_found",
   "rate_limited",
