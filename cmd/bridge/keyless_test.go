@@ -233,9 +233,11 @@ func TestKeylessSigningReusesConnectionsToIAM(t *testing.T) {
 			if h2 {
 				assert.LessOrEqual(t, conns.Load()*1000, int64(2*calls), "at most 2 new connections per 1,000 calls")
 			} else {
-				// A few more than the clients: the start-up probe, and calls
-				// that found every pooled connection busy for an instant.
-				assert.LessOrEqual(t, conns.Load(), int64(clients+4), "a connection per concurrent call, reused")
+				// About one per client: the start-up probe, and calls that
+				// found every pooled connection busy for an instant on a
+				// loaded 2-core machine (16 to 24 seen), where Go's default
+				// pool of two would open hundreds for 1,000 calls.
+				assert.LessOrEqual(t, conns.Load(), int64(2*clients), "a connection per concurrent call, reused")
 			}
 		})
 	}

@@ -192,7 +192,11 @@ func TestWebhookRefusalsMatchTheOpenAPISpec(t *testing.T) {
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 	for _, path := range []string{"/webhook/external-token", "/webhook/audit"} {
 		sc.check(t, s, specCase{name: "unsigned", method: "POST", path: path, header: jsonCT, body: []byte(`{"userId":"U1"}`), status: 401})
-		sc.check(t, s, specCase{name: "oversized", method: "POST", path: path, header: jsonCT,
+		// A call with no credential is refused unread; one that carries a
+		// (forged) signature has its size checked before it is read.
+		signed := map[string]string{"Content-Type": "application/json",
+			"X-Descope-Webhook-S256": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="}
+		sc.check(t, s, specCase{name: "oversized", method: "POST", path: path, header: signed,
 			body: []byte(`{"pad":"` + strings.Repeat("a", 2<<20) + `"}`), status: 413})
 	}
 }

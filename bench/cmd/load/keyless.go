@@ -33,42 +33,14 @@ import (
 // for the benchmark.
 func runKeyless(ctx context.Context, o options, out io.Writer, bin, dir string, env func(...string) []string, sessions []string) error {
 	const latency = 30 * time.Millisecond
-	stub, err := iamstub.New(iamstub.Options{Email: "dfbridge@demo-dfbridge.iam.gserviceaccount.com", ProjectID: "demo-dfbridge", Latency: latency, SignOnce: true})
+	iam, err := startIAM(dir, latency)
 	if err != nil {
 		return err
 	}
-	caFile, leaf, err := testCA(dir, iamstub.Host)
-	if err != nil {
-		return err
-	}
-	var conns atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:   stub.Handler(),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, NextProtos: []string{"h2", "http/1.1"}},
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		},
-	}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	defer srv.Close()
-	meta := httptest.NewServer(stub.Handler())
-	defer meta.Close()
-	proxy, err := connectProxy(ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
+	defer iam.close()
+	stub, conns := iam.stub, &iam.conns
 
-	b, err := startBridge(ctx, bin, dir, "keyless", env(
-		"GOOGLE_APPLICATION_CREDENTIALS=", "FIREBASE_PROJECT_ID=demo-dfbridge", "EXCHANGE_CACHE_SIZE=0", "METRICS_ON_MAIN_PORT=true",
-		"GCE_METADATA_HOST="+meta.Listener.Addr().String(), "SSL_CERT_FILE="+caFile,
-		"HTTPS_PROXY=http://"+proxy.Addr().String(), "NO_PROXY=127.0.0.1,localhost"))
+	b, err := startBridge(ctx, bin, dir, "keyless", env(append(iam.env, "EXCHANGE_CACHE_SIZE=0", "METRICS_ON_MAIN_PORT=true")...))
 	if err != nil {
 		return err
 	}
@@ -126,6 +98,55 @@ func runKeyless(ctx context.Context, o options, out io.Writer, bin, dir string, 
 	fmt.Fprintf(out, "  new conns: TLS connections the bridge opened to IAM during the phase / signBlob calls in it;\n")
 	fmt.Fprintf(out, "  5xx: answers that were not 200 (the load sends only valid sessions)\n\n")
 	return nil
+}
+
+// iamStandIn is the IAM signBlob stand-in served as Google would serve it:
+// over TLS with HTTP/2, reached through an HTTPS proxy, with the metadata
+// server beside it. env is what a bridge needs to sign keylessly through it.
+type iamStandIn struct {
+	stub  *iamstub.Stub
+	conns atomic.Int64
+	env   []string
+	close func()
+}
+
+// startIAM starts the stand-in with latency per call.
+func startIAM(dir string, latency time.Duration) (*iamStandIn, error) {
+	stub, err := iamstub.New(iamstub.Options{Email: "dfbridge@demo-dfbridge.iam.gserviceaccount.com", ProjectID: "demo-dfbridge", Latency: latency, SignOnce: true})
+	if err != nil {
+		return nil, err
+	}
+	caFile, leaf, err := testCA(dir, iamstub.Host)
+	if err != nil {
+		return nil, err
+	}
+	iam := &iamStandIn{stub: stub}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:   stub.Handler(),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, NextProtos: []string{"h2", "http/1.1"}},
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				iam.conns.Add(1)
+			}
+		},
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	meta := httptest.NewServer(stub.Handler())
+	proxy, err := connectProxy(ln.Addr().String())
+	if err != nil {
+		srv.Close()
+		meta.Close()
+		return nil, err
+	}
+	iam.close = func() { proxy.Close(); meta.Close(); srv.Close() }
+	iam.env = []string{"GOOGLE_APPLICATION_CREDENTIALS=", "FIREBASE_PROJECT_ID=demo-dfbridge",
+		"GCE_METADATA_HOST=" + meta.Listener.Addr().String(), "SSL_CERT_FILE=" + caFile,
+		"HTTPS_PROXY=http://" + proxy.Addr().String(), "NO_PROXY=127.0.0.1,localhost"}
+	return iam, nil
 }
 
 // testCA writes a fresh CA's certificate to dir/ca.pem and returns a leaf

@@ -53,6 +53,9 @@ type options struct {
 	openRates    []int
 	openConns    int
 	chart        string
+	soak         time.Duration
+	soakQuiet    time.Duration
+	bin          string
 }
 
 func main() {
@@ -74,6 +77,9 @@ func main() {
 	flag.StringVar(&open, "open", "500,1000", "offered rates (exchanges/s) of the open-loop phases, comma-separated; empty for none")
 	flag.IntVar(&o.openConns, "open-conns", 64, "connections that carry the open-loop phases")
 	flag.StringVar(&o.chart, "chart", "", "draw exchanges/s and p99 against connections, bridge and peer, to this .svg or .png")
+	flag.DurationVar(&o.soak, "soak", 0, "instead of the load phases, soak the bridge this long in mixed traffic (valid exchanges, hang-ups, hostile tokens, a key spray, slow unsigned and forged webhook floods), with a key file and keyless")
+	flag.DurationVar(&o.soakQuiet, "soak-quiet", 10*time.Second, "length of the valid-only phase the soak's p99 is compared with")
+	flag.StringVar(&o.bin, "bin", "", "run this prebuilt bridge binary instead of building one (to compare a commit against another)")
 	flag.Parse()
 	for _, c := range strings.Split(open, ",") {
 		if strings.TrimSpace(c) == "" {
@@ -119,11 +125,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "bridge and ceiling built with: %s, static, -trimpath -ldflags='-s -w' (as scripts/build-static.sh builds the image)\n", backend)
 
-	bridgeBin, ceilingBin, err := build(ctx, dir, o.goexperiment, o.profile != "")
-	if err != nil {
+	var bridgeBin, ceilingBin string
+	if o.bin != "" && o.soak > 0 {
+		bridgeBin = o.bin
+	} else if bridgeBin, ceilingBin, err = build(ctx, dir, o.goexperiment, o.profile != ""); err != nil {
 		return err
 	}
-	if o.peer {
+	if o.bin != "" {
+		bridgeBin = o.bin
+	}
+	if o.peer && o.soak == 0 {
 		if err := installPeer(ctx); err != nil {
 			return err
 		}
@@ -137,6 +148,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	saFile := filepath.Join(dir, "sa.json")
 	if err := os.WriteFile(saFile, stand.SA.JSON, 0o600); err != nil {
 		return err
+	}
+	if o.soak > 0 {
+		fmt.Fprintf(out, "bridge binary: %s\n", bridgeBin)
+		return runSoak(ctx, o, out, bridgeBin, dir, soakEnv(stand.Server.URL, saFile), stand)
 	}
 	sessions, err := stand.Sessions(o.users)
 	if err != nil {
