@@ -177,3 +177,24 @@ func TestInvalidUnicodeInAValidlySignedSessionIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A session from another Descope project is signed by a key this project
+// does not have: the refusal is unknown_key, and its log detail names the
+// token's project beside the configured one, so a wrong DESCOPE_PROJECT_ID
+// is plain from the log.
+func TestUnknownKeyNamesTheTokensProject(t *testing.T) {
+	v, _ := oracleVerifier(t, 0)
+	other, err := descopestub.New(descopestub.Options{ProjectID: "P2otherproject", KeyBits: 1024})
+	require.NoError(t, err)
+	for _, iss := range []string{"P2otherproject", "https://api.descope.com/P2otherproject"} {
+		tok, err := other.Sign(nil, with(other.Claims(descopestub.Session{UserID: "U1"}, "DS"), "iss", iss))
+		require.NoError(t, err)
+		_, err = v.Verify(context.Background(), tok)
+		require.Error(t, err)
+		assert.Equal(t, bridge.CodeUnknownKey, bridge.CodeOf(err))
+		assert.Contains(t, err.Error(), `"P2otherproject"`)
+		assert.Contains(t, err.Error(), testProject)
+	}
+}
+
+func with(c map[string]any, k string, v any) map[string]any { c[k] = v; return c }

@@ -219,3 +219,28 @@ func accountError(err error, op string) error {
 	}
 	return bridge.Wrap(bridge.CodeUpstream, err, op)
 }
+
+// MissingTenants returns those of ids that are not Identity Platform
+// tenants of the project, by listing the tenants (a look-up by ID would do
+// on Google, but the Auth emulator creates any tenant it is asked for).
+func (c *Client) MissingTenants(ctx context.Context, ids []string) ([]string, error) {
+	have := map[string]bool{}
+	it := c.auth.TenantManager.Tenants(ctx, "")
+	for {
+		t, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing tenants: %w", err)
+		}
+		have[t.ID] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !have[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}

@@ -39,17 +39,18 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 // limit bytes, whether its Content-Length says so up front or it turns out
 // longer while read. Nothing is parsed before the size is known to be fine.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	return ReadBodyTee(w, r, limit, nil)
+	return ReadBodyInto(w, r, limit, nil, nil)
 }
 
-// ReadBodyTee is ReadBody that also writes the body to tee as it streams
-// in (a signature being computed, say).
+// ReadBodyInto is ReadBody that also writes the body to tee as it streams
+// in (a signature being computed, say), and reads it into buf when buf can
+// hold limit bytes (a pooled buffer; nil allocates).
 //
 // A read that fails is told apart: the body was cut short of its declared
 // length, or its framing is broken (a malformed chunk), both 400
 // bad_request in the API's error shape; or the client went away (its
 // request's context ended, or the connection was reset: not answered).
-func ReadBodyTee(w http.ResponseWriter, r *http.Request, limit int64, tee io.Writer) ([]byte, error) {
+func ReadBodyInto(w http.ResponseWriter, r *http.Request, limit int64, tee io.Writer, buf []byte) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
 	}
@@ -57,16 +58,54 @@ func ReadBodyTee(w http.ResponseWriter, r *http.Request, limit int64, tee io.Wri
 	if tee != nil {
 		src = io.TeeReader(src, tee)
 	}
-	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1
+	if int64(cap(buf)) < limit {
+		buf = nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(src)
-	if err != nil {
-		return nil, bodyError(r, err, limit)
+	if r.ContentLength >= 0 {
+		// The declared length, read into exactly that much memory; the
+		// server's reader ends the body there.
+		var body []byte
+		if buf != nil {
+			body = buf[:r.ContentLength]
+		} else {
+			body = make([]byte, r.ContentLength)
+		}
+		if _, err := io.ReadFull(src, body); err != nil {
+			return nil, bodyError(r, err, limit)
+		}
+		return body, nil
 	}
-	return buf.Bytes(), nil
+	if buf == nil {
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(src); err != nil {
+			return nil, bodyError(r, err, limit)
+		}
+		return b.Bytes(), nil
+	}
+	// Chunked, into the buffer: MaxBytesReader refuses a byte past limit.
+	buf = buf[:cap(buf)]
+	n := 0
+	for {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, bodyError(r, err, limit)
+		}
+		if n == len(buf) {
+			// Full: only EOF or the limit's refusal may follow.
+			var one [1]byte
+			if _, err := src.Read(one[:]); err != io.EOF {
+				if err == nil {
+					err = &http.MaxBytesError{Limit: limit}
+				}
+				return nil, bodyError(r, err, limit)
+			}
+			return buf[:n], nil
+		}
+	}
 }
 
 // bodyError classifies a failed body read.

@@ -155,6 +155,10 @@ func (q *Queue) Depth() int {
 // read finish, and unread ones stay in Redis for the other instances.
 func (q *Queue) Close() { q.closed.Store(true) }
 
+// Prepare creates the queue's stream and consumer group if they do not
+// exist yet, as the workers do when they start (bridge doctor checks it).
+func (q *Queue) Prepare(ctx context.Context) error { return q.ensureGroup(ctx) }
+
 func (q *Queue) ensureGroup(ctx context.Context) error {
 	err := q.RDB.XGroupCreateMkStream(ctx, queueStream, queueGroup, "0").Err()
 	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {

@@ -24,7 +24,7 @@ import (
 
 func open(t *testing.T, srv *redisserver.Server) *redis.Client {
 	t.Helper()
-	rdb, err := redisstore.Open(srv.URL())
+	rdb, err := redisstore.Open(srv.URL(), "")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
@@ -34,10 +34,10 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestOpenRefusesWhatIsNotARedisURL(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:6379", "127.0.0.1:6379", "redis://[::1"} {
-		_, err := redisstore.Open(u)
+		_, err := redisstore.Open(u, "")
 		assert.Error(t, err, u)
 	}
-	rdb, err := redisstore.Open("rediss://user:pw@10.0.0.3:6378/2")
+	rdb, err := redisstore.Open("rediss://user:pw@10.0.0.3:6378/2", "")
 	require.NoError(t, err)
 	assert.NotNil(t, rdb.Options().TLSConfig, "rediss:// is TLS")
 	assert.Equal(t, 2, rdb.Options().DB)

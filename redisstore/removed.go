@@ -13,8 +13,8 @@ import (
 )
 
 // Removed is bridge.RemovedUsers in Redis, shared by every instance and
-// kept across restarts: a key per removed Descope user ID (an identifier,
-// not a secret), expiring with its mark. Every mark is also kept in Local,
+// kept across restarts: a key per removed Descope user (a hash of the ID),
+// expiring with its mark. Every mark is also kept in Local,
 // which answers while Redis fails or is slower than Timeout, so exchanges
 // keep working and this instance still refuses what it learnt itself;
 // Firebase backs the rest (the removed user's account is disabled, or a
@@ -37,7 +37,9 @@ func NewRemoved(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) *Remove
 	return &Removed{RDB: rdb, Local: bridge.NewMemoryRemoved(1_000_000), Timeout: 50 * time.Millisecond, Log: log, Metrics: m}
 }
 
-func removedKey(userID string) string { return "dfb:r:" + userID }
+// removedKey holds a hash of the user ID, as every key of the shared state
+// does (hashKey): Redis holds no identifier of anyone.
+func removedKey(userID string) string { return "dfb:r:" + hashKey(userID) }
 
 // MarkRemoved implements bridge.RemovedUsers. A mark must reach Redis to
 // hold on every instance, so a Redis failure is returned (the job retries).

@@ -118,7 +118,8 @@ type auditResponse struct {
 // JSON at all, 401 bad credentials, 413 too large, 503 retry later.
 func HandleAudit(c AuditConfig) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := c.Guard.read(w, r, MaxAuditBody, c.Secrets)
+		body, release, err := c.Guard.read(w, r, MaxAuditBody, c.Secrets)
+		defer release() // the events are decoded into fresh strings
 		if err != nil {
 			c.Metrics.WebhookEvent(eventDelivery, string(bridge.CodeOf(err)))
 			httpapi.WriteError(w, r, c.Log, err)

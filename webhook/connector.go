@@ -90,7 +90,8 @@ func HandleExternalToken(c ExternalTokenConfig) http.Handler {
 }
 
 func externalToken(r *http.Request, w http.ResponseWriter, c ExternalTokenConfig, at time.Time) (*bridge.Result, error) {
-	body, err := c.Guard.read(w, r, MaxExternalTokenBody, c.Secrets)
+	body, release, err := c.Guard.read(w, r, MaxExternalTokenBody, c.Secrets)
+	defer release() // the call is decoded into fresh values
 	if err != nil {
 		return nil, err
 	}

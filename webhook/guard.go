@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -13,8 +14,9 @@ import (
 )
 
 // DefaultBodyBudget is how many bytes of webhook bodies are read at once,
-// across both routes: sixteen of the largest audit deliveries.
-const DefaultBodyBudget = 16 << 20
+// across both routes: eight of the largest audit deliveries (Descope sends
+// one at a time per connector).
+const DefaultBodyBudget = 8 << 20
 
 // bodyWait is the longest a call waits for room in the body budget before
 // it is answered 503 busy (Descope retries).
@@ -29,6 +31,9 @@ const bodyWait = 2 * time.Second
 // authentication is refused at once (429) until its bucket refills:
 // Descope's own calls, which authenticate, are never charged.
 type Guard struct {
+	// buffers hold bodies being read, by route limit, so a flood of large
+	// deliveries reuses memory rather than churning the collector.
+	buffers        sync.Map // int64 → *sync.Pool
 	bodies         *semaphore.Weighted
 	budget         int64
 	refusals       *ratelimit.Limiter
@@ -48,21 +53,24 @@ func NewGuard(budget int64, refusalsPerMinute, trustedProxies int) *Guard {
 
 // read authenticates a call and reads its body, capped at limit: headers
 // first, then room in the budget, then the body, hashed as it streams.
-func (g *Guard) read(w http.ResponseWriter, r *http.Request, limit int64, s Secrets) ([]byte, error) {
+// The body lives in a pooled buffer: call release once nothing refers to
+// it any more (release is never nil).
+func (g *Guard) read(w http.ResponseWriter, r *http.Request, limit int64, s Secrets) (body []byte, release func(), err error) {
+	release = func() {}
 	if g == nil {
 		g = unguarded
 	}
 	addr := httpapi.ClientIP(r, g.trustedProxies)
 	if g.refusals.Exhausted(addr) {
-		return nil, bridge.RateLimited(time.Minute, "address keeps failing webhook authentication")
+		return nil, release, bridge.RateLimited(time.Minute, "address keeps failing webhook authentication")
 	}
 	sig, err := s.VerifyHeaders(r.Header)
 	if err != nil {
 		g.refusals.Allow(addr)
-		return nil, err
+		return nil, release, err
 	}
 	if r.ContentLength > limit {
-		return nil, bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
+		return nil, release, bridge.Errorf(bridge.CodeRequestTooLarge, "content length %d over %d", r.ContentLength, limit)
 	}
 	want := limit
 	if r.ContentLength >= 0 {
@@ -72,19 +80,37 @@ func (g *Guard) read(w http.ResponseWriter, r *http.Request, limit int64, s Secr
 	ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
 	defer cancel()
 	if err := g.bodies.Acquire(ctx, want); err != nil {
-		return nil, bridge.Wrap(bridge.CodeBusy, err, "waiting for room to read a webhook body")
+		return nil, release, bridge.Wrap(bridge.CodeBusy, err, "waiting for room to read a webhook body")
 	}
 	defer g.bodies.Release(want)
+	pool := g.pool(limit)
+	buf := pool.Get().(*[]byte)
+	release = func() { pool.Put(buf) }
 	signed := sig.Body()
-	body, err := httpapi.ReadBodyTee(w, r, limit, signed)
+	body, err = httpapi.ReadBodyInto(w, r, limit, signed, *buf)
+	if err == nil {
+		err = signed.Verify()
+		if err != nil {
+			g.refusals.Allow(addr)
+		}
+	}
 	if err != nil {
-		return nil, err
+		release()
+		return nil, func() {}, err
 	}
-	if err := signed.Verify(); err != nil {
-		g.refusals.Allow(addr)
-		return nil, err
+	return body, release, nil
+}
+
+// pool is the buffer pool of bodies up to limit bytes.
+func (g *Guard) pool(limit int64) *sync.Pool {
+	if p, ok := g.buffers.Load(limit); ok {
+		return p.(*sync.Pool)
 	}
-	return body, nil
+	p, _ := g.buffers.LoadOrStore(limit, &sync.Pool{New: func() any {
+		b := make([]byte, limit)
+		return &b
+	}})
+	return p.(*sync.Pool)
 }
 
 // unguarded is the guard of a handler built without one (tests): the

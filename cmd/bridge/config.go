@@ -63,6 +63,14 @@ type Config struct {
 	// them), then the key's project_id; required for the emulator and
 	// keyless signing.
 	FirebaseProjectID string `envconfig:"FIREBASE_PROJECT_ID"`
+	// FirebaseKeyOtherProject allows a key file whose project_id is not
+	// FIREBASE_PROJECT_ID: a service account of another project granted
+	// the right to sign for this one. Unset, such a key stops start-up.
+	FirebaseKeyOtherProject bool `envconfig:"FIREBASE_KEY_OTHER_PROJECT" default:"false"`
+	// FirebaseWebAPIKey is the Firebase project's Web API key (a public
+	// identifier, not a secret); only bridge doctor uses it, to prove that
+	// Firebase accepts the minted tokens.
+	FirebaseWebAPIKey string `envconfig:"FIREBASE_WEB_API_KEY"`
 	// GcloudProject is the older name gcloud and the Admin SDK also read.
 	GcloudProject string `envconfig:"GCLOUD_PROJECT"`
 	// keyAccount is the key's client_email, for the start-up log.
@@ -199,6 +207,9 @@ type Config struct {
 	// instances act as one: shared exchange limits, audit-event memory and
 	// a durable lifecycle queue. Unset, each instance keeps its own.
 	RedisURL string `envconfig:"REDIS_URL"`
+	// RedisCAFile is a PEM file of the CA that signed Redis's certificate
+	// (Memorystore's server CA), trusted for the Redis connection only.
+	RedisCAFile string `envconfig:"REDIS_CA_FILE"`
 	// LifecycleVisibilityTimeout is how long a job read from the shared
 	// queue may stay unacknowledged before another instance takes it over
 	// (its reader died). Redis only.
@@ -230,6 +241,9 @@ type Config struct {
 	// googleOptions carry the Admin SDK's calls to Google. Not read from the
 	// environment: tests set them to reach emulator/iamstub.
 	googleOptions []option.ClientOption
+	// identityToolkitBase, when set, is where bridge doctor signs in (tests
+	// point it at the Auth emulator while signing keylessly).
+	identityToolkitBase string
 	// iamBase, when set, is the transport under keyless signing's retries
 	// (tests point it at the IAM stand-in).
 	iamBase http.RoundTripper

@@ -130,6 +130,10 @@ func TestSigningMisconfigurationsNameTheSetting(t *testing.T) {
 			[]string{"FIREBASE_AUTH_EMULATOR_HOST", "host:port"}},
 		{"keyless with no project anywhere", map[string]string{},
 			[]string{"FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT"}},
+		{"a key for another project than FIREBASE_PROJECT_ID", map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": string(sa.JSON),
+			"FIREBASE_PROJECT_ID": "demo-dfbrigde"}, []string{`"demo-dfbridge"`, `"demo-dfbrigde"`, "FIREBASE_PROJECT_ID", "FIREBASE_KEY_OTHER_PROJECT"}},
+		{"a key file for another project than GOOGLE_CLOUD_PROJECT", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": file("sa.json", string(sa.JSON)),
+			"GOOGLE_CLOUD_PROJECT": "my-firebse-projetc"}, []string{`"demo-dfbridge"`, `"my-firebse-projetc"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" is refused in one line", func(t *testing.T) {
@@ -152,6 +156,13 @@ func TestSigningMisconfigurationsNameTheSetting(t *testing.T) {
 			require.NoError(t, err, name)
 			assert.Equal(t, "from-"+strings.ToLower(name), cfg.FirebaseProjectID)
 		}
+	})
+	t.Run("a key for another project is accepted when FIREBASE_KEY_OTHER_PROJECT says so", func(t *testing.T) {
+		setConfigEnv(t, base, map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": string(sa.JSON),
+			"FIREBASE_PROJECT_ID": "other-project", "FIREBASE_KEY_OTHER_PROJECT": "true"})
+		cfg, err := loadConfig()
+		require.NoError(t, err)
+		assert.Equal(t, "other-project", cfg.FirebaseProjectID)
 	})
 	t.Run("with a key, the project and account come from the key", func(t *testing.T) {
 		setConfigEnv(t, base, map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": string(sa.JSON)})

@@ -17,6 +17,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "doctor" {
+		if err := runDoctor(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, errDoctorFailed) {
+			os.Exit(1)
+		} else if err != nil {
+			fmt.Fprintln(os.Stderr, "bridge doctor:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "reconcile" {
 		if err := runReconcile(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, errReconcileErrors) {
 			os.Exit(1)

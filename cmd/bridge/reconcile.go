@@ -88,7 +88,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	// placeholders) refuse the sign-in.
 	var removed bridge.RemovedUsers
 	if cfg.RedisURL != "" && !*dryRun {
-		rdb, err := redisstore.Open(cfg.RedisURL)
+		rdb, err := redisstore.Open(cfg.RedisURL, cfg.RedisCAFile)
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}

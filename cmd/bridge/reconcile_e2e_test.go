@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -232,4 +234,52 @@ func clearEmulator(t *testing.T, emu *authemu.Client) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// Reconcile's time at scale, on the isolated emulator: n accounts as first
+// exchanges adopted them, a tenth of whose users Descope has since
+// disabled with no event delivered. Run with DFBRIDGE_RECONCILE_SCALE=10000
+// (it is skipped otherwise: the default test run covers 1,000 users in
+// TestReconcileRepairsWhatDeliveriesMissed); docs/performance.md reports it.
+func TestReconcileAtScale(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("DFBRIDGE_RECONCILE_SCALE"))
+	if n <= 0 {
+		t.Skip("set DFBRIDGE_RECONCILE_SCALE to the number of users to reconcile")
+	}
+	emu := authemu.ForIsolatedTest(t)
+	s := startStack(t, emu.Host, nil, reconcileEnv)
+	t.Setenv("LIFECYCLE_FIREBASE_RPS", "0")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	clearEmulator(t, emu)
+	fb := s.svc.firebase.Auth()
+	s.stub.PutRole(sdk.Role{Name: "viewer", PermissionNames: []string{"docs.read"}})
+	var batch []*auth.UserToImport
+	for i := range n {
+		id := fmt.Sprintf("Uscale%06d", i)
+		status := "enabled"
+		if i%10 == 0 {
+			status = "disabled"
+		}
+		s.stub.PutUser(sdk.UserResponse{UserID: id, RoleNames: []string{"viewer"}, Status: status})
+		batch = append(batch, (&auth.UserToImport{}).UID(id).CustomClaims(map[string]any{
+			"roles": []any{"viewer"}, "permissions": []any{"docs.read"}, bridge.MarkerClaim: id,
+			bridge.OwnerClaim: map[string]any{"k": []any{"permissions", "roles"}, "c": true}}))
+		if len(batch) == 1000 || i == n-1 {
+			res, err := fb.ImportUsers(ctx, batch)
+			require.NoError(t, err)
+			require.Zero(t, res.FailureCount)
+			batch = nil
+		}
+	}
+	start := time.Now()
+	rep, _ := reconcileRun(t)
+	first := time.Since(start)
+	t.Logf("reconcile of %d users in %v: %+v", n, first, rep)
+	assert.Equal(t, n, rep.Scanned)
+	assert.Equal(t, map[string]int{"disabled": n / 10}, rep.Changes)
+	start = time.Now()
+	again, _ := reconcileRun(t)
+	t.Logf("second reconcile of %d users in %v: changed %d", n, time.Since(start), again.Changed)
+	assert.Zero(t, again.Changed)
 }

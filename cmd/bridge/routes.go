@@ -41,6 +41,7 @@ func addRoutes(d routeDeps) http.Handler {
 	h = httpapi.CORS(d.corsOrigins, d.log, d.metrics)(h)
 	h = httpapi.Recover(d.log)(h)
 	h = httpapi.Trace(d.traceProj)(h)
+	h = httpapi.RefuseAmbiguousFraming(d.log)(h)
 	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
 	h = httpapi.CloseWhen(d.draining)(h)
 	return h

@@ -147,7 +147,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	var sessions bridge.Verifier = bridge.LimitUsers(verifier, userLimit)
 	if cfg.RedisURL != "" {
 		redisstore.RouteLogs(log)
-		if rdb, err = redisstore.Open(cfg.RedisURL); err != nil {
+		if rdb, err = redisstore.Open(cfg.RedisURL, cfg.RedisCAFile); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		// Both limits are shared by every instance, checked together in
@@ -322,6 +322,7 @@ func (s *service) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	ln = httpapi.FramingListener(ln)
 	s.addr = ln.Addr().String()
 	srv := s.httpServer(ctx, s.handler)
 	servers := []*http.Server{srv}
@@ -333,6 +334,7 @@ func (s *service) serve(ctx context.Context) error {
 			_ = ln.Close()
 			return fmt.Errorf("listening for metrics: %w", err)
 		}
+		mln = httpapi.FramingListener(mln)
 		s.metricsAddr = mln.Addr().String()
 		msrv := s.httpServer(ctx, s.metricsHandler)
 		servers = append(servers, msrv)
@@ -444,6 +446,9 @@ func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
 		// Requests must outlive the run context: on SIGTERM, Shutdown lets
 		// in-flight requests finish, which a cancelled context would abort.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests carrying both Transfer-Encoding and Content-Length are
+		// refused (httpapi.RefuseAmbiguousFraming), seen on the raw bytes.
+		ConnContext: httpapi.FramingContext,
 	}
 }
 

@@ -65,6 +65,12 @@ func (c *Config) checkSigning() error {
 		if c.FirebaseProjectID == "" {
 			c.FirebaseProjectID = key.ProjectID
 		}
+		if key.ProjectID != "" && key.ProjectID != c.FirebaseProjectID && !c.FirebaseKeyOtherProject {
+			return fmt.Errorf("config: the service-account key is for project %q but FIREBASE_PROJECT_ID is %q: "+
+				"Firebase would refuse every token; fix FIREBASE_PROJECT_ID, use the Firebase project's key, or set "+
+				"FIREBASE_KEY_OTHER_PROJECT=true if the key's account is deliberately from another project",
+				shorten(key.ProjectID, 64), shorten(c.FirebaseProjectID, 64))
+		}
 	}
 	return nil
 }

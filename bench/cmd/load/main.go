@@ -55,6 +55,7 @@ type options struct {
 	chart        string
 	soak         time.Duration
 	soakQuiet    time.Duration
+	soakModes    string
 	bin          string
 }
 
@@ -79,6 +80,7 @@ func main() {
 	flag.StringVar(&o.chart, "chart", "", "draw exchanges/s and p99 against connections, bridge and peer, to this .svg or .png")
 	flag.DurationVar(&o.soak, "soak", 0, "instead of the load phases, soak the bridge this long in mixed traffic (valid exchanges, hang-ups, hostile tokens, a key spray, slow unsigned and forged webhook floods), with a key file and keyless")
 	flag.DurationVar(&o.soakQuiet, "soak-quiet", 10*time.Second, "length of the valid-only phase the soak's p99 is compared with")
+	flag.StringVar(&o.soakModes, "soak-modes", "key,keyless", "signing modes the soak runs, comma-separated: key (a key file), keyless (IAM stand-in)")
 	flag.StringVar(&o.bin, "bin", "", "run this prebuilt bridge binary instead of building one (to compare a commit against another)")
 	flag.Parse()
 	for _, c := range strings.Split(open, ",") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +38,7 @@ type soakTraffic struct {
 
 func newSoakTraffic() *soakTraffic {
 	t := &soakTraffic{status: map[string]map[int]int{}, sent: map[string]*atomic.Int64{}}
-	for _, k := range []string{"valid", "hang-up", "hostile", "unsigned", "forged"} {
+	for _, k := range []string{"valid", "hang-up", "hostile", "spray", "unsigned", "forged"} {
 		t.status[k] = map[int]int{}
 		t.sent[k] = &atomic.Int64{}
 	}
@@ -95,14 +97,14 @@ func runSoak(ctx context.Context, o options, out io.Writer, bin, dir string, env
 		}
 	}
 	fmt.Fprintf(out, "soak: %s of mixed traffic after %s of valid exchanges alone, per signing mode\n", o.soak, o.soakQuiet)
-	fmt.Fprintf(out, "%-9s %8s %5s %5s %9s %8s %8s %8s %7s %9s  %s\n", "signing", "valid ok", "5xx", "429", "new 429", "p99 quiet",
-		"p99 soak", "ratio", "peakRSS", "hang-ups", "hostile / unsigned / forged (answers)")
+	fmt.Fprintf(out, "%-9s %8s %5s %5s %9s %8s %8s %8s %7s %9s %7s  %s\n", "signing", "valid ok", "5xx", "429", "new 429", "p99 quiet",
+		"p99 soak", "ratio", "peakRSS", "hang-ups", "spray", "hostile / unsigned / forged (answers)")
 	modes := []struct {
-		name string
-		env  func() ([]string, func(), error)
+		name, flag string
+		env        func() ([]string, func(), error)
 	}{
-		{"key file", func() ([]string, func(), error) { return nil, func() {}, nil }},
-		{"keyless", func() ([]string, func(), error) {
+		{"key file", "key", func() ([]string, func(), error) { return nil, func() {}, nil }},
+		{"keyless", "keyless", func() ([]string, func(), error) {
 			iam, err := startIAM(dir, 30*time.Millisecond)
 			if err != nil {
 				return nil, nil, err
@@ -111,6 +113,9 @@ func runSoak(ctx context.Context, o options, out io.Writer, bin, dir string, env
 		}},
 	}
 	for _, m := range modes {
+		if !slices.Contains(strings.Split(o.soakModes, ","), m.flag) {
+			continue
+		}
 		extra, stop, err := m.env()
 		if err != nil {
 			return err
@@ -161,6 +166,9 @@ func soakOnce(ctx context.Context, o options, out io.Writer, name, bin, dir stri
 	for range 4 {
 		wg.Go(func() { hostileLoop(sctx, base, soak) })
 	}
+	for range 4 {
+		wg.Go(func() { sprayLoop(sctx, b.url, soak) })
+	}
 	for i := range 300 {
 		kind := "unsigned"
 		if i%2 == 1 {
@@ -187,11 +195,11 @@ func soakOnce(ctx context.Context, o options, out io.Writer, name, bin, dir stri
 		}
 		return fmt.Sprintf("%d:%s", soak.sent[kind].Load(), parts)
 	}
-	fmt.Fprintf(out, "%-9s %8d %5d %5d %4d/%-4d %8s %8s %8.2f %6.0fMB %9d  %s / %s / %s\n", name,
+	fmt.Fprintf(out, "%-9s %8d %5d %5d %4d/%-4d %8s %8s %8.2f %6.0fMB %9d %7d  %s / %s / %s\n", name,
 		soak.count("valid", func(s int) bool { return s == http.StatusOK }), valid5xx,
 		soak.count("valid", func(s int) bool { return s == http.StatusTooManyRequests }),
 		soak.firstLock.Load(), soak.firstTry.Load(), ms(quiet.quantile(0.99)), ms(soak.quantile(0.99)),
-		ratio(soak.quantile(0.99), quiet.quantile(0.99)), float64(b.peakRSS())/(1<<20), soak.sent["hang-up"].Load(),
+		ratio(soak.quantile(0.99), quiet.quantile(0.99)), float64(b.peakRSS())/1024, soak.sent["hang-up"].Load(), soak.sent["spray"].Load(),
 		answers("hostile"), answers("unsigned"), answers("forged"))
 	return nil
 }
@@ -307,11 +315,49 @@ func hostileLoop(ctx context.Context, base string, t *soakTraffic) {
 	}
 }
 
+// sprayLoop sends cheap refused exchanges as fast as the bridge answers,
+// each from an address never seen: the spray of keys the per-address
+// limiter must survive without locking new clients out.
+func sprayLoop(ctx context.Context, addr string, t *soakTraffic) {
+	for ctx.Err() == nil {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			continue
+		}
+		br := bufio.NewReader(conn)
+		for ctx.Err() == nil {
+			req := "POST /exchange HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer x\r\nContent-Length: 0\r\nX-Forwarded-For: " +
+				sprayAddr(sprayCounter.Add(1)) + "\r\n\r\n"
+			if _, err := io.WriteString(conn, req); err != nil {
+				break
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				break
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			t.sent["spray"].Add(1)
+			t.record("spray", resp.StatusCode, 0)
+		}
+		_ = conn.Close()
+	}
+}
+
 // slowDeliveryLoop posts 1 MiB audit deliveries slowly, unsigned or with a
 // forged signature, each from a new address.
 func slowDeliveryLoop(ctx context.Context, addr, kind string, t *soakTraffic) {
 	chunk := bytes.Repeat([]byte(" "), 64<<10)
+	var next time.Time
 	for ctx.Err() == nil {
+		// A slow sender starts a delivery every 2 s at most, however fast
+		// it is refused: the flood is the same size for every bridge.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		next = time.Now().Add(2 * time.Second)
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			continue
@@ -367,6 +413,13 @@ func slowDeliveryLoop(ctx context.Context, addr, kind string, t *soakTraffic) {
 // limits' settings.
 func soakEnv(descopeURL, saFile string) func(...string) []string {
 	return func(extra ...string) []string {
+		// The Go runtime's own knobs pass through (BRIDGE_GOGC=...), and
+		// BRIDGE_DFBRIDGE_PPROF_ADDR for a bridge built with -tags pprof.
+		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "DFBRIDGE_PPROF_ADDR"} {
+			if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
+				extra = append(extra, k+"="+v)
+			}
+		}
 		return append([]string{
 			"LISTEN_HOST=127.0.0.1",
 			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
