@@ -2,12 +2,12 @@ package redisstore
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
-	"os"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
