@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,33 @@ func TestOpenRefusesWhatIsNotARedisURL(t *testing.T) {
 	assert.NotNil(t, rdb.Options().TLSConfig, "rediss:// is TLS")
 	assert.Equal(t, 2, rdb.Options().DB)
 	assert.Positive(t, rdb.Options().PoolSize)
+}
+
+// Memorystore's in-transit encryption uses a CA of its own, which no
+// system trust store holds: REDIS_CA_FILE trusts it for the Redis
+// connection, against a real redis-server speaking only TLS with a
+// certificate from a private CA.
+func TestRedisCAFileTrustsAPrivateCA(t *testing.T) {
+	srv := redisserver.StartTLS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	rdb, err := redisstore.Open(srv.URL(), srv.CAFile)
+	require.NoError(t, err)
+	defer rdb.Close()
+	require.NoError(t, rdb.Ping(ctx).Err(), "with the CA, TLS and AUTH succeed")
+
+	untrusted, err := redisstore.Open(srv.URL(), "")
+	require.NoError(t, err)
+	defer untrusted.Close()
+	err = untrusted.Ping(ctx).Err()
+	require.Error(t, err, "without it, the server's certificate is not trusted")
+	assert.Contains(t, err.Error(), "certificate")
+
+	_, err = redisstore.Open(strings.Replace(srv.URL(), "rediss://", "redis://", 1), srv.CAFile)
+	assert.ErrorContains(t, err, "REDIS_CA_FILE is set but REDIS_URL is not rediss://")
+	_, err = redisstore.Open(srv.URL(), filepath.Join(t.TempDir(), "missing.pem"))
+	assert.ErrorContains(t, err, "REDIS_CA_FILE")
 }
 
 // Three instances sharing one Redis admit one user's burst once, not three

@@ -6,10 +6,18 @@ package redisserver
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +28,20 @@ type Server struct {
 	Addr string
 	cmd  *exec.Cmd
 	dir  string
+	// CAFile, on a TLS server, is the PEM of the private CA that signed its
+	// certificate (as Memorystore's own CA signs its instances').
+	CAFile string
 }
 
-// URL is the server's redis:// URL, with the password it requires.
-func (s *Server) URL() string { return "redis://:" + Password + "@" + s.Addr + "/0" }
+// URL is the server's redis:// URL (rediss:// with TLS), with the password
+// it requires.
+func (s *Server) URL() string {
+	scheme := "redis"
+	if s.CAFile != "" {
+		scheme = "rediss"
+	}
+	return scheme + "://:" + Password + "@" + s.Addr + "/0"
+}
 
 // Password is what every test server requires (AUTH), so the bridge's URL
 // handling is exercised with credentials.
@@ -45,6 +63,80 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// StartTLS is Start for a server that speaks only TLS, with a certificate
+// for 127.0.0.1 signed by a CA of its own (Server.CAFile), which no system
+// trust store holds.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("DFBRIDGE_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed but DFBRIDGE_REQUIRE_REDIS=1 (scripts/test.sh installs it)")
+		}
+		t.Skip("redis-server not installed; run via scripts/test.sh")
+	}
+	dir := t.TempDir()
+	ca, err := writeTLSFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := exec.LookPath("redis-server")
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{dir: dir, CAFile: ca}
+	if err := s.start(bin, port, "--port", "0", "--tls-port", port, "--tls-cert-file", filepath.Join(dir, "server.pem"),
+		"--tls-key-file", filepath.Join(dir, "server.key"), "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// writeTLSFiles writes a CA (ca.pem) and a server certificate for
+// 127.0.0.1 it signed (server.pem, server.key) into dir.
+func writeTLSFiles(dir string) (caFile string, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test redis CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return "", err
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return "", err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", err
+	}
+	files := map[string]*pem.Block{
+		"ca.pem":     {Type: "CERTIFICATE", Bytes: caDER},
+		"server.pem": {Type: "CERTIFICATE", Bytes: der},
+		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	}
+	for name, block := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(dir, "ca.pem"), nil
 }
 
 // Run starts a redis-server on a free loopback port, working in dir; the
@@ -74,10 +166,13 @@ func freePort() (string, error) {
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
-func (s *Server) start(bin, port string) error {
+func (s *Server) start(bin, port string, listen ...string) error {
 	s.Addr = "127.0.0.1:" + port
-	s.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--requirepass", Password, "--dir", s.dir)
+	if len(listen) == 0 {
+		listen = []string{"--port", port}
+	}
+	s.cmd = exec.Command(bin, append(listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--requirepass", Password, "--dir", s.dir)...)
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		return err
