@@ -81,6 +81,16 @@ func (c *framingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection as the TCP connection would: the
+// server relies on it to finish an early answer (431, 413) without a reset
+// that would lose the answer while the client still sends.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // next takes the verdict of the oldest request not yet served.
 func (c *framingConn) next() bool {
 	c.mu.Lock()

@@ -56,6 +56,7 @@ type options struct {
 	soak         time.Duration
 	soakQuiet    time.Duration
 	soakModes    string
+	compare      string
 	bin          string
 }
 
@@ -81,6 +82,7 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 0, "instead of the load phases, soak the bridge this long in mixed traffic (valid exchanges, hang-ups, hostile tokens, a key spray, slow unsigned and forged webhook floods), with a key file and keyless")
 	flag.DurationVar(&o.soakQuiet, "soak-quiet", 10*time.Second, "length of the valid-only phase the soak's p99 is compared with")
 	flag.StringVar(&o.soakModes, "soak-modes", "key,keyless", "signing modes the soak runs, comma-separated: key (a key file), keyless (IAM stand-in)")
+	flag.StringVar(&o.compare, "compare", "", "instead of the load phases, compare this build with another bridge binary (built from an earlier commit): p50, p99 and exchanges/s side by side, and their ratios")
 	flag.StringVar(&o.bin, "bin", "", "run this prebuilt bridge binary instead of building one (to compare a commit against another)")
 	flag.Parse()
 	for _, c := range strings.Split(open, ",") {
@@ -136,7 +138,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.bin != "" {
 		bridgeBin = o.bin
 	}
-	if o.peer && o.soak == 0 {
+	if o.peer && o.soak == 0 && o.compare == "" {
 		if err := installPeer(ctx); err != nil {
 			return err
 		}
@@ -179,6 +181,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			"RATE_LIMIT_USER_PER_MINUTE=6000000", "RATE_LIMIT_USER_BURST=100000",
 			"PATH=" + os.Getenv("PATH"),
 		}, extra...)
+	}
+
+	if o.compare != "" {
+		return runCompare(ctx, o, out, bridgeBin, dir, env, sessions)
 	}
 
 	// Cold starts: process start to the first 200 from POST /exchange.
