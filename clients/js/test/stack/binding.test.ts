@@ -159,6 +159,6 @@ describe("bindFirebaseSession with the Firebase JS SDK against the local stack",
     assert.equal(r?.status, "error");
     assert.equal(auth.currentUser, null, "signed out");
     const last = errors.at(-1) as { code?: string };
-    assert.equal(last.code, "auth/user-disabled", "onError has Firebase's refusal of the fresh custom token");
+    assert.equal(last.code, "user_removed", "onError has the bridge's refusal of the removed user's fresh exchange");
   });
 });
