@@ -31,8 +31,11 @@ const (
 	CodeMissingExpiry        Code = "missing_expiry"
 	CodeInvalidClaims        Code = "invalid_claims"
 	CodeWrongProject         Code = "wrong_project"
-	CodeNotSessionToken      Code = "not_session_token"
-	CodeMissingUserID        Code = "missing_user_id"
+	// CodeWrongAudience: DESCOPE_ALLOWED_AUDIENCES is set and the token's
+	// aud names none of them (an access token of another application).
+	CodeWrongAudience   Code = "wrong_audience"
+	CodeNotSessionToken Code = "not_session_token"
+	CodeMissingUserID   Code = "missing_user_id"
 
 	// Mapping.
 	CodeUIDTooLong       Code = "uid_too_long"

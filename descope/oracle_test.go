@@ -26,7 +26,7 @@ var ownChecks = map[bridge.Code]bool{
 	bridge.CodeWrongProject: true, bridge.CodeNotSessionToken: true, bridge.CodeMissingExpiry: true,
 	bridge.CodeUnsupportedHeader: true, bridge.CodeInvalidClaims: true, bridge.CodeMissingUserID: true,
 	bridge.CodeMalformedToken: true, bridge.CodeTokenNotYetValid: true, bridge.CodeTokenExpired: true,
-	bridge.CodeUnknownKey: true, bridge.CodeTokenTooLarge: true,
+	bridge.CodeUnknownKey: true, bridge.CodeTokenTooLarge: true, bridge.CodeWrongAudience: true,
 }
 
 // oracle judges token with the bridge's verifier and with the Descope
@@ -198,3 +198,59 @@ func TestUnknownKeyNamesTheTokensProject(t *testing.T) {
 }
 
 func with(c map[string]any, k string, v any) map[string]any { c[k] = v; return c }
+
+// With DESCOPE_ALLOWED_AUDIENCES set, a token is accepted only when its aud
+// (a string or a list, as Descope's OIDC access tokens carry it) names one
+// of them; unset, aud is not read.
+func TestAllowedAudiences(t *testing.T) {
+	_, stub := oracleVerifier(t, 0)
+	keys := NewKeySource(KeySourceConfig{BaseURL: stubURL(t, stub), ProjectID: testProject})
+	require.NoError(t, keys.Refresh(context.Background()))
+	restricted, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: stubURL(t, stub), Keys: keys,
+		AllowedAudiences: []string{"app-mobile", "app-web"}})
+	require.NoError(t, err)
+	open, err := NewVerifier(VerifierConfig{ProjectID: testProject, BaseURL: stubURL(t, stub), Keys: keys})
+	require.NoError(t, err)
+	token := func(aud any) string {
+		c := stub.Claims(descopestub.Session{UserID: "U2aud"}, "DS")
+		c["iss"] = "https://api.descope.com/" + testProject
+		if aud != nil {
+			c["aud"] = aud
+		}
+		tok, err := stub.Sign(nil, c)
+		require.NoError(t, err)
+		return tok
+	}
+	cases := []struct {
+		name string
+		aud  any
+		code bridge.Code
+	}{
+		{"an audience that is allowed is accepted", "app-mobile", ""},
+		{"a list naming an allowed audience is accepted", []string{"other", "app-web"}, ""},
+		{"another application's audience is refused", "app-partner", bridge.CodeWrongAudience},
+		{"a list naming none is refused", []string{"a", "b"}, bridge.CodeWrongAudience},
+		{"no audience is refused", nil, bridge.CodeWrongAudience},
+		{"an audience that is not a string is refused", 7, bridge.CodeInvalidClaims},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := restricted.Verify(context.Background(), token(tc.aud))
+			if tc.code == "" {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Equal(t, tc.code, bridge.CodeOf(err))
+			}
+			_, err = open.Verify(context.Background(), token(tc.aud))
+			assert.NoError(t, err, "without the setting aud is not read")
+		})
+	}
+}
+
+func stubURL(t *testing.T, stub *descopestub.Stub) string {
+	t.Helper()
+	ts := httptest.NewServer(stub.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type Verifier struct {
 	sdk       *client.DescopeClient
 	leeway    time.Duration
 	schema    AuthSchema
+	audiences []string
 	now       func() time.Time
 }
 
@@ -72,6 +74,10 @@ type VerifierConfig struct {
 	// AuthSchema is the JWT template's authorization schema; default
 	// SchemaDefault.
 	AuthSchema AuthSchema
+	// AllowedAudiences, when set, restricts sessions to those whose aud
+	// (a string or a list) names one of them: an OIDC access token issued
+	// to another application of the same Descope project is refused.
+	AllowedAudiences []string
 }
 
 // NewVerifier builds a Verifier around the Descope SDK. The SDK's key fetches
@@ -90,6 +96,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		sdk:       sdk,
 		leeway:    cfg.Leeway,
 		schema:    cfg.AuthSchema,
+		audiences: cfg.AllowedAudiences,
 		now:       time.Now,
 	}, nil
 }
@@ -131,12 +138,46 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*bridge.Session, e
 	if !raw.text {
 		return nil, bridge.Errorf(bridge.CodeInvalidClaims, "payload holds invalid UTF-8 or a lone surrogate")
 	}
+	if err := v.checkAudience(raw.claims); err != nil {
+		return nil, err
+	}
 	s, err := sessionFromClaims(raw.claims, times, v.projectID)
 	if err != nil {
 		return nil, err
 	}
 	applySchema(s, v.schema)
 	return s, nil
+}
+
+// checkAudience refuses a session whose aud names none of the allowed
+// audiences, when any are configured.
+func (v *Verifier) checkAudience(claims map[string]any) error {
+	if len(v.audiences) == 0 {
+		return nil
+	}
+	var auds []string
+	switch a := claims["aud"].(type) {
+	case string:
+		auds = []string{a}
+	case []any:
+		for _, e := range a {
+			s, ok := e.(string)
+			if !ok {
+				return bridge.Errorf(bridge.CodeInvalidClaims, "aud holds a non-string")
+			}
+			auds = append(auds, s)
+		}
+	case nil:
+		return bridge.Errorf(bridge.CodeWrongAudience, "no aud, and DESCOPE_ALLOWED_AUDIENCES is set")
+	default:
+		return bridge.Errorf(bridge.CodeInvalidClaims, "aud is neither a string nor a list")
+	}
+	for _, a := range auds {
+		if slices.Contains(v.audiences, a) {
+			return nil
+		}
+	}
+	return bridge.Errorf(bridge.CodeWrongAudience, "aud %q names none of DESCOPE_ALLOWED_AUDIENCES", truncate(strings.Join(auds, ","), 120))
 }
 
 // otherProject names, for the log, the project an unverified token says it

@@ -35,6 +35,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeMissingExpiry:        {http.StatusUnauthorized, "The session token has no expiry."},
 	bridge.CodeInvalidClaims:        {http.StatusUnauthorized, "The session token's claims are not valid."},
 	bridge.CodeWrongProject:         {http.StatusUnauthorized, "The session token was issued for another project."},
+	bridge.CodeWrongAudience:        {http.StatusUnauthorized, "The token was issued to another application."},
 	bridge.CodeNotSessionToken:      {http.StatusUnauthorized, "The token is not a Descope session token."},
 	bridge.CodeMissingUserID:        {http.StatusUnauthorized, "The session token names no user."},
 

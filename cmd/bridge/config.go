@@ -58,6 +58,11 @@ type Config struct {
 	// TokenLeeway allows clock skew on exp/nbf/iat (at most 5s, the SDK's own).
 	TokenLeeway time.Duration `envconfig:"TOKEN_LEEWAY" default:"5s"`
 
+	// DescopeAllowedAudiences, when set, refuses a token whose aud names
+	// none of them: Descope OIDC access tokens issued to another
+	// application of the project.
+	DescopeAllowedAudiences []string `envconfig:"DESCOPE_ALLOWED_AUDIENCES"`
+
 	// FirebaseProjectID is the Firebase project. Unset, it is
 	// GOOGLE_CLOUD_PROJECT, then GCLOUD_PROJECT (as the Admin SDK reads
 	// them), then the key's project_id; required for the emulator and
@@ -554,4 +559,16 @@ func validHeaderName(h string) bool {
 		}
 	}
 	return true
+}
+
+// trimAll is values with the spaces envconfig keeps around commas removed,
+// and empty ones dropped.
+func trimAll(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

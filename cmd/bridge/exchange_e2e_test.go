@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,22 @@ func decodeSegment(t *testing.T, seg string, v any) {
 	b, err := base64.RawURLEncoding.DecodeString(seg)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, v))
+}
+
+// Descope's OIDC access tokens (an Expo app's, through expo-auth-session)
+// are sessions too; with DESCOPE_ALLOWED_AUDIENCES set, one issued to
+// another application of the project is refused with 401 wrong_audience.
+func TestAllowedAudiencesRefuseAnotherApplicationsToken(t *testing.T) {
+	emu := authemu.ForTest(t)
+	s := startStack(t, emu.Host, nil, map[string]string{"DESCOPE_ALLOWED_AUDIENCES": "app-mobile, app-web"})
+	access := func(aud string) string {
+		return s.session(t, descopestub.Session{UserID: "U2oidc", Extra: map[string]any{
+			"iss": "https://api.descope.com/" + testProject, "aud": aud, "azp": aud, "scope": "openid profile email"}})
+	}
+	resp := s.exchangeBearer(t, access("app-mobile"))
+	assert.Equal(t, http.StatusOK, resp.Status, "body: %s", resp.Body)
+	resp = s.exchangeBearer(t, access("app-partner"))
+	assert.Equal(t, http.StatusUnauthorized, resp.Status)
+	assert.Equal(t, "wrong_audience", resp.errorCode(t))
+	t.Logf("refused: %d %s", resp.Status, resp.Body)
 }

@@ -54,7 +54,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		RefreshInterval: cfg.KeysRefreshInterval, UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
 		MaxStale: cfg.KeysMaxStale, FetchTimeout: cfg.KeysFetchTimeout, Logger: log})
 	verifier, err := descope.NewVerifier(descope.VerifierConfig{ProjectID: cfg.DescopeProjectID, BaseURL: cfg.DescopeBaseURL,
-		ManagementKey: cfg.DescopeManagementKey, Keys: keys, Leeway: cfg.TokenLeeway, AuthSchema: cfg.authSchema})
+		ManagementKey: cfg.DescopeManagementKey, Keys: keys, Leeway: cfg.TokenLeeway, AuthSchema: cfg.authSchema,
+		AllowedAudiences: trimAll(cfg.DescopeAllowedAudiences)})
 	if err != nil {
 		return fmt.Errorf("building descope client: %w", err)
 	}

@@ -97,6 +97,8 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		Keys:          keys,
 		Leeway:        cfg.TokenLeeway,
 		AuthSchema:    cfg.authSchema,
+		// Trimmed: envconfig keeps the spaces around commas.
+		AllowedAudiences: trimAll(cfg.DescopeAllowedAudiences),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building descope verifier: %w", err)

@@ -20,6 +20,7 @@ export const SERVER_ERROR_CODES = [
   "missing_expiry",
   "invalid_claims",
   "wrong_project",
+  "wrong_audience",
   "not_session_token",
   "missing_user_id",
   // Mapping.

@@ -64,6 +64,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   missing_expiry: 401,
   invalid_claims: 401,
   wrong_project: 401,
+  wrong_audience: 401,
   not_session_token: 401,
   missing_user_id: 401,
   uid_too_long: 422,
