@@ -19,6 +19,7 @@ func (s *Stub) Handler() http.Handler {
 	mux.HandleFunc("/dev/session", s.serveDevSession)
 	mux.HandleFunc("/dev/refresh", s.serveDevRefresh)
 	mux.HandleFunc("/dev/user", s.serveDevUser)
+	s.oidcRoutes(mux)
 	return mux
 }
 

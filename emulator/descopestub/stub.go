@@ -60,6 +60,8 @@ type Stub struct {
 
 	keyRequests atomic.Int64
 	searches    atomic.Int64
+
+	oidc oidcState
 }
 
 // Searches counts user-search requests answered.
