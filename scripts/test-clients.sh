@@ -18,6 +18,9 @@ fi
 step "@dfbridge/client (clients/js): install, build and unit tests"
 (cd clients/js && npm_ci && npm test)
 
+step "@dfbridge/client: the package as npm would publish it (publint, attw, the packed tarball installed and imported)"
+(cd clients/js && npm run lint:package && npm run test:pack)
+
 step "react-native: install and type-check"
 (cd examples/react-native && npm_ci && npm run typecheck)
 

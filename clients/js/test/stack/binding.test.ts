@@ -24,12 +24,8 @@ import {
 } from "firebase/auth";
 
 import { bindFirebaseSession, type FetchLike } from "../../src/index.js";
+import { need } from "./env.js";
 
-const need = (name: string, fallback?: string): string => {
-  const v = process.env[name] ?? fallback;
-  if (!v) throw new Error(`${name} is not set; run through scripts/test.sh`);
-  return v.replace(/\/+$/, "");
-};
 const bridgeUrl = need("BRIDGE_URL");
 const stubUrl = need("DESCOPE_STUB_URL");
 const emulatorHost = need("FIREBASE_AUTH_EMULATOR_HOST");
