@@ -51,12 +51,7 @@ const Password = "test-redis-password"
 // (fails instead under DFBRIDGE_REQUIRE_REDIS=1, as the test command sets).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("DFBRIDGE_REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server is not installed but DFBRIDGE_REQUIRE_REDIS=1 (scripts/test.sh installs it)")
-		}
-		t.Skip("redis-server not installed; run via scripts/test.sh")
-	}
+	requireServer(t)
 	s, err := Run(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +60,9 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// StartTLS is Start for a server that speaks only TLS, with a certificate
-// for 127.0.0.1 signed by a CA of its own (Server.CAFile), which no system
-// trust store holds.
-func StartTLS(t testing.TB) *Server {
+// requireServer skips t when redis-server is missing, or fails it under
+// DFBRIDGE_REQUIRE_REDIS=1, as the test command sets.
+func requireServer(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("DFBRIDGE_REQUIRE_REDIS") == "1" {
@@ -76,6 +70,14 @@ func StartTLS(t testing.TB) *Server {
 		}
 		t.Skip("redis-server not installed; run via scripts/test.sh")
 	}
+}
+
+// StartTLS is Start for a server that speaks only TLS, with a certificate
+// for 127.0.0.1 signed by a CA of its own (Server.CAFile), which no system
+// trust store holds.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	requireServer(t)
 	dir := t.TempDir()
 	ca, err := writeTLSFiles(dir)
 	if err != nil {

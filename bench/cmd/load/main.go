@@ -164,11 +164,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "%d distinct users, one pre-minted Descope session each; %s per phase; key-file signing (RSA-2048)\n\n", o.users, o.duration)
 	env := func(extra ...string) []string {
 		// The Go runtime's own knobs pass through, to try GC settings.
-		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "EXCHANGE_IN_FLIGHT_PER_CORE"} {
-			if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
-				extra = append(extra, k+"="+v)
-			}
-		}
+		extra = append(extra, passThrough("EXCHANGE_IN_FLIGHT_PER_CORE")...)
 		return append([]string{
 			"LISTEN_HOST=127.0.0.1",
 			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
@@ -501,6 +497,18 @@ type bridge struct {
 	once   sync.Once
 	tree   bool // measure the process with its children (the Node peer's cluster)
 	log    string
+}
+
+// passThrough is the bridge settings given to the load command as
+// BRIDGE_<NAME>: the Go runtime's knobs and any of names.
+func passThrough(names ...string) []string {
+	var out []string
+	for _, k := range append([]string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"}, names...) {
+		if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 func freePort() (int, error) {

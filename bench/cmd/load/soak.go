@@ -415,11 +415,7 @@ func soakEnv(descopeURL, saFile string) func(...string) []string {
 	return func(extra ...string) []string {
 		// The Go runtime's own knobs pass through (BRIDGE_GOGC=...), and
 		// BRIDGE_DFBRIDGE_PPROF_ADDR for a bridge built with -tags pprof.
-		for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "DFBRIDGE_PPROF_ADDR"} {
-			if v, ok := os.LookupEnv("BRIDGE_" + k); ok {
-				extra = append(extra, k+"="+v)
-			}
-		}
+		extra = append(extra, passThrough("DFBRIDGE_PPROF_ADDR")...)
 		return append([]string{
 			"LISTEN_HOST=127.0.0.1",
 			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
