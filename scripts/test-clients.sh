@@ -24,6 +24,9 @@ step "@dfbridge/client: the package as npm would publish it (publint, attw, the 
 step "react-native: install and type-check"
 (cd examples/react-native && npm_ci && npm run typecheck)
 
+step "expo: install and type-check"
+(cd examples/expo && npm_ci && npm run typecheck)
+
 step "web: install and build"
 (cd examples/web && npm_ci && npm run build)
 

@@ -6,3 +6,4 @@
 // own React and Descope SDK).
 export * from "./exchange.js";
 export * from "./session.js";
+export * from "./oidc.js";

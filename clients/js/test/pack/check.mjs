@@ -38,7 +38,7 @@ run("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error
 
 // "." runs in Node as is: import it and use it against a stand-in answer.
 const mod = await import(pathToFileURL(createRequire(join(scratch, "x.js")).resolve("@dfbridge/client")).href);
-for (const name of ["exchangeSession", "bindFirebaseSession", "BridgeError"]) {
+for (const name of ["exchangeSession", "bindFirebaseSession", "BridgeError", "DescopeOidcSession", "bindOidcSession"]) {
   assert.equal(typeof mod[name], "function", `@dfbridge/client exports ${name}`);
 }
 const res = await mod.exchangeSession({
@@ -51,7 +51,7 @@ console.log(`import "@dfbridge/client": ok (${Object.keys(mod).length} exports)`
 
 // The framework entry points need React / React Native at run time:
 // resolve them from the installed package, and type-check a consumer.
-for (const entry of ["@dfbridge/client/react", "@dfbridge/client/react-native"]) {
+for (const entry of ["@dfbridge/client/react", "@dfbridge/client/react-native", "@dfbridge/client/expo"]) {
   const resolved = import.meta.resolve(entry, pathToFileURL(join(scratch, "x.js")).href);
   assert.ok(existsSync(fileURLToPath(resolved)), `${entry} resolves to a file`);
   console.log(`resolve "${entry}": ok`);
