@@ -42,7 +42,7 @@ func TypicalSession(userID string) descopestub.Session {
 	}
 }
 
-// Stand-in is a running Descope stand-in with a generated Firebase key.
+// StandIn is a running Descope stand-in with a generated Firebase key.
 type StandIn struct {
 	Stub   *descopestub.Stub
 	Server *httptest.Server

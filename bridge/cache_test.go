@@ -35,7 +35,7 @@ type countingExchanger struct {
 	gate  chan struct{}
 }
 
-func (x *countingExchanger) Exchange(ctx context.Context, token string) (*Result, error) {
+func (x *countingExchanger) Exchange(_ context.Context, token string) (*Result, error) {
 	if x.gate != nil {
 		<-x.gate
 	}

@@ -27,7 +27,7 @@ const (
 	CodeUnknownKey           Code = "unknown_key"
 	CodeInvalidSignature     Code = "invalid_signature"
 	CodeTokenExpired         Code = "token_expired"
-	CodeTokenNotYetValid     Code = "token_not_yet_valid"
+	CodeTokenNotYetValid     Code = "token_not_yet_valid" //nolint:gosec // G101: error code names, not credentials
 	CodeMissingExpiry        Code = "missing_expiry"
 	CodeInvalidClaims        Code = "invalid_claims"
 	CodeWrongProject         Code = "wrong_project"

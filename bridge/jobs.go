@@ -129,7 +129,7 @@ func (r Retry) Backoff(n int) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}
-	return rand.N(ceiling + 1)
+	return rand.N(ceiling + 1) //nolint:gosec // G404: backoff jitter needs spread, not secrecy
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

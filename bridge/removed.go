@@ -37,9 +37,9 @@ type MemoryRemoved struct {
 
 var _ RemovedUsers = (*MemoryRemoved)(nil)
 
-// NewMemoryRemoved returns an empty set that holds up to max marks.
-func NewMemoryRemoved(max int) *MemoryRemoved {
-	return &MemoryRemoved{marks: map[string]time.Time{}, max: max, now: time.Now}
+// NewMemoryRemoved returns an empty set that holds up to capacity marks.
+func NewMemoryRemoved(capacity int) *MemoryRemoved {
+	return &MemoryRemoved{marks: map[string]time.Time{}, max: capacity, now: time.Now}
 }
 
 // MarkRemoved implements RemovedUsers.

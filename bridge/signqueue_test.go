@@ -22,7 +22,7 @@ type gatedMinter struct {
 	started []string
 }
 
-func (m *gatedMinter) Mint(ctx context.Context, id Identity) (*CustomToken, error) {
+func (m *gatedMinter) Mint(_ context.Context, id Identity) (*CustomToken, error) {
 	m.mu.Lock()
 	m.running++
 	m.most = max(m.most, m.running)

@@ -120,7 +120,7 @@ func (k *KeySource) Ready() error {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.lastErr != nil {
-			return fmt.Errorf("%w: %v", ErrNoKeys, k.lastErr)
+			return fmt.Errorf("%w: %w", ErrNoKeys, k.lastErr)
 		}
 		return ErrNoKeys
 	}

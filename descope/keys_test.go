@@ -117,7 +117,7 @@ func TestKeySourceMergesConcurrentFetches(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newKeyFixture(t, KeySourceConfig{})
 		release := make(chan struct{})
-		f.stub.SetKeysFault(func(w http.ResponseWriter) bool {
+		f.stub.SetKeysFault(func(_ http.ResponseWriter) bool {
 			<-release
 			return false // then serve the real key set
 		})
@@ -321,7 +321,7 @@ func TestKeySourceRotationSeenByManyCostsOneFetch(t *testing.T) {
 		rotated, err := f.stub.RotateKey(false)
 		require.NoError(t, err)
 		release := make(chan struct{})
-		f.stub.SetKeysFault(func(w http.ResponseWriter) bool {
+		f.stub.SetKeysFault(func(_ http.ResponseWriter) bool {
 			<-release
 			return false
 		})

@@ -263,7 +263,7 @@ func (t *iamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // backoff is full-jitter exponential: uniform in [0, base·2ⁿ⁻¹], at most 2 s.
 func (t *iamTransport) backoff(attempt int) time.Duration {
 	ceiling := min(t.base<<(attempt-1), 2*time.Second)
-	return rand.N(ceiling + 1)
+	return rand.N(ceiling + 1) //nolint:gosec // G404: backoff jitter needs spread, not secrecy
 }
 
 // retryAfter is the wait a response asks for in Retry-After (seconds, or an

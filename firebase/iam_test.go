@@ -19,7 +19,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func signBlobRequest(t *testing.T, ctx context.Context) *http.Request {
+func signBlobRequest(ctx context.Context, t *testing.T) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:signBlob",
@@ -46,19 +46,19 @@ func TestHangUpsDoNotOpenTheBreaker(t *testing.T) {
 	for range 100 {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { time.Sleep(time.Millisecond); cancel() }()
-		_, err := tr.RoundTrip(signBlobRequest(t, ctx))
+		_, err := tr.RoundTrip(signBlobRequest(ctx, t))
 		require.Error(t, err)
 	}
 	for range 100 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		_, err := tr.RoundTrip(signBlobRequest(t, ctx))
+		_, err := tr.RoundTrip(signBlobRequest(ctx, t))
 		cancel()
 		require.Error(t, err, "the caller's own deadline")
 	}
 	open, _ := tr.open()
 	assert.False(t, open, "200 hang-ups and caller deadlines are not IAM failures")
 	healthy.Store(true)
-	resp, err := tr.RoundTrip(signBlobRequest(t, context.Background()))
+	resp, err := tr.RoundTrip(signBlobRequest(context.Background(), t))
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
 }
@@ -71,7 +71,7 @@ func TestTheSigningDeadlineCountsAgainstIAM(t *testing.T) {
 	})})
 	for range 3 {
 		ctx, cancel := signingContext(context.Background(), time.Millisecond)
-		_, err := tr.RoundTrip(signBlobRequest(t, ctx))
+		_, err := tr.RoundTrip(signBlobRequest(ctx, t))
 		cancel()
 		require.Error(t, err)
 	}
@@ -88,7 +88,7 @@ func TestTheBreakerRecoversThroughAHalfOpenProbe(t *testing.T) {
 	release := make(chan struct{})
 	var hold atomic.Bool
 	tr := newIAMTransport(IAMOptions{BreakerFailures: 2, BreakerCooldown: time.Minute,
-		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		Base: roundTripFunc(func(_ *http.Request) (*http.Response, error) {
 			if hold.Load() {
 				<-release
 			}
@@ -97,16 +97,16 @@ func TestTheBreakerRecoversThroughAHalfOpenProbe(t *testing.T) {
 	clock := time.Now()
 	tr.now = func() time.Time { return clock }
 	for range 2 {
-		_, err := tr.RoundTrip(signBlobRequest(t, context.Background()))
+		_, err := tr.RoundTrip(signBlobRequest(context.Background(), t))
 		require.NoError(t, err)
 	}
-	_, err := tr.RoundTrip(signBlobRequest(t, context.Background()))
+	_, err := tr.RoundTrip(signBlobRequest(context.Background(), t))
 	require.ErrorIs(t, err, errBreakerOpen, "two 5xx in a row open it")
 
 	clock = clock.Add(2 * time.Minute)
-	_, err = tr.RoundTrip(signBlobRequest(t, context.Background()))
+	_, err = tr.RoundTrip(signBlobRequest(context.Background(), t))
 	require.NoError(t, err, "after the cool-down a probe goes through")
-	_, err = tr.RoundTrip(signBlobRequest(t, context.Background()))
+	_, err = tr.RoundTrip(signBlobRequest(context.Background(), t))
 	require.ErrorIs(t, err, errBreakerOpen, "the failed probe opened it again")
 
 	clock = clock.Add(2 * time.Minute)
@@ -114,16 +114,16 @@ func TestTheBreakerRecoversThroughAHalfOpenProbe(t *testing.T) {
 	hold.Store(true)
 	done := make(chan error, 1)
 	go func() {
-		_, err := tr.RoundTrip(signBlobRequest(t, context.Background()))
+		_, err := tr.RoundTrip(signBlobRequest(context.Background(), t))
 		done <- err
 	}()
 	require.Eventually(t, func() bool { tr.mu.Lock(); defer tr.mu.Unlock(); return tr.probing }, 5*time.Second, time.Millisecond)
-	_, err = tr.RoundTrip(signBlobRequest(t, context.Background()))
+	_, err = tr.RoundTrip(signBlobRequest(context.Background(), t))
 	assert.True(t, errors.Is(err, errBreakerOpen), "one probe at a time")
 	close(release)
 	require.NoError(t, <-done)
 	hold.Store(false)
-	resp, err := tr.RoundTrip(signBlobRequest(t, context.Background()))
+	resp, err := tr.RoundTrip(signBlobRequest(context.Background(), t))
 	require.NoError(t, err, "the successful probe closed it")
 	assert.Equal(t, 200, resp.StatusCode)
 }

@@ -86,9 +86,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// The Admin SDK switches to emulator mode from the environment.
 		mode = ModeEmulator
 	case len(cfg.CredentialsJSON) > 0:
-		opts = append(opts, option.WithCredentialsJSON(cfg.CredentialsJSON))
+		// Typed: only a service-account key is accepted, never another
+		// credential type (external accounts can name arbitrary URLs).
+		opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, cfg.CredentialsJSON))
 	case cfg.CredentialsFile != "":
-		opts = append(opts, option.WithCredentialsFile(cfg.CredentialsFile))
+		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.CredentialsFile))
 	default:
 		mode = ModeKeyless
 		if cfg.ServiceAccountEmail == "" {

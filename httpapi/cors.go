@@ -4,10 +4,11 @@ import (
 	"log/slog"
 
 	"fmt"
-	"github.com/dfbridge/dfbridge/metrics"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/dfbridge/dfbridge/metrics"
 
 	"github.com/rs/cors"
 )

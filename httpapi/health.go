@@ -17,7 +17,7 @@ type ReadinessCheck struct {
 
 // HandleHealthz answers while the process is up.
 func HandleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }

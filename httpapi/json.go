@@ -119,11 +119,11 @@ func bodyError(r *http.Request, err error, limit int64) error {
 		// looks the same as a hang-up here), so it is answered.
 		return bridge.Errorf(bridge.CodeBadRequest, "body cut short of its declared length: %v", err)
 	case r.Context().Err() != nil:
-		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
+		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %w", errClientGone, err), "reading body")
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
-		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %v", errClientGone, err), "reading body")
+		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %w", errClientGone, err), "reading body")
 	}
 	return bridge.Errorf(bridge.CodeBadRequest, "malformed body framing: %v", err)
 }

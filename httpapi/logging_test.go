@@ -100,7 +100,7 @@ func TestTraceLinksLogLinesToTheRequestTrace(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			log := NewLogger(&buf, slog.LevelInfo)
-			h := Trace("proj-1")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := Trace("proj-1")(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 				log.InfoContext(r.Context(), "inside")
 			}))
 			req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
@@ -133,7 +133,7 @@ func TestTraceLinksLogLinesToTheRequestTrace(t *testing.T) {
 func TestTraceNeedsAProject(t *testing.T) {
 	var buf bytes.Buffer
 	log := NewLogger(&buf, slog.LevelInfo)
-	h := Trace("")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Trace("")(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		log.InfoContext(r.Context(), "inside")
 	}))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

@@ -100,7 +100,7 @@ func (q *Queue) Enqueue(ctx context.Context, jobs []bridge.Job) error {
 	defer func() { q.Metrics.RedisCall("enqueue", time.Since(start)) }()
 	n, err := q.RDB.XLen(ctx, queueStream).Result()
 	if err != nil {
-		return fmt.Errorf("%w: %v", bridge.ErrQueueUnavailable, err)
+		return fmt.Errorf("%w: %w", bridge.ErrQueueUnavailable, err)
 	}
 	if n+int64(len(jobs)) > q.Size {
 		return bridge.ErrQueueFull
@@ -134,7 +134,7 @@ func (q *Queue) Enqueue(ctx context.Context, jobs []bridge.Job) error {
 			args = append(args, string(b))
 		}
 		if err := enqueueScript.Run(ctx, q.RDB, keys, args...).Err(); err != nil {
-			return fmt.Errorf("%w: %v", bridge.ErrQueueUnavailable, err)
+			return fmt.Errorf("%w: %w", bridge.ErrQueueUnavailable, err)
 		}
 	}
 	return nil

@@ -146,7 +146,7 @@ func TestMarksRecogniseAReplayOnAnyInstance(t *testing.T) {
 	assert.True(t, fresh, "a released event is new again")
 }
 
-func newQueue(t *testing.T, rdb *redis.Client) *redisstore.Queue {
+func newQueue(_ *testing.T, rdb *redis.Client) *redisstore.Queue {
 	q := redisstore.NewQueue(rdb, 100_000, 3)
 	q.Visibility, q.Log = time.Second, quiet()
 	return q
@@ -202,7 +202,7 @@ func TestQueue(t *testing.T) {
 		// The first consumer reads the job and dies holding it.
 		got := make(chan struct{})
 		ctx, kill := context.WithCancel(context.Background())
-		go dead.Run(ctx, 1, fast, func(ctx context.Context, j bridge.Job) error {
+		go dead.Run(ctx, 1, fast, func(ctx context.Context, _ bridge.Job) error {
 			close(got)
 			<-ctx.Done()
 			return ctx.Err()

@@ -37,6 +37,8 @@ export DFBRIDGE_REQUIRE_EMULATOR=1
 
 echo "== go vet"
 go vet ./...
+echo "== golangci-lint (pinned; .golangci.yml)"
+scripts/lint.sh
 echo "== static binary (the container build)"
 scripts/check-static.sh
 echo "== BoringCrypto static build (the image's GOEXPERIMENT build arg)"

@@ -19,7 +19,7 @@ const SignatureHeader = "X-Descope-Webhook-S256"
 
 // DefaultAPIKeyHeader is the header Descope's connectors send an API key in
 // unless configured otherwise.
-const DefaultAPIKeyHeader = "X-API-Key"
+const DefaultAPIKeyHeader = "X-API-Key" //nolint:gosec // G101: a header name, not a credential
 
 // Secrets authenticate one Descope connector, by the authentication types
 // Descope's connectors offer: Bearer token, API key (a named header), Basic

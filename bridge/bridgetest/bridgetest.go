@@ -234,7 +234,7 @@ func roundTrip(claims map[string]any) map[string]any {
 }
 
 // EachAccount implements bridge.AccountLister, in no particular order.
-func (a *Accounts) EachAccount(ctx context.Context, f func(ref bridge.AccountRef, acct *bridge.Account) error) error {
+func (a *Accounts) EachAccount(_ context.Context, f func(ref bridge.AccountRef, acct *bridge.Account) error) error {
 	a.mu.Lock()
 	refs := make([]bridge.AccountRef, 0, len(a.accounts))
 	accts := make([]bridge.Account, 0, len(a.accounts))
@@ -252,7 +252,7 @@ func (a *Accounts) EachAccount(ctx context.Context, f func(ref bridge.AccountRef
 }
 
 // EachUserPage implements bridge.UserPager, in pages of two users.
-func (s *Users) EachUserPage(ctx context.Context, f func(users []*bridge.DescopeUser, total int) error) error {
+func (s *Users) EachUserPage(_ context.Context, f func(users []*bridge.DescopeUser, total int) error) error {
 	s.mu.Lock()
 	all := make([]*bridge.DescopeUser, 0, len(s.users))
 	for _, u := range s.users {

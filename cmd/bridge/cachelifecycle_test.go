@@ -18,7 +18,7 @@ import (
 // mintingExchanger is an in-memory exchanger counting the tokens it mints.
 type mintingExchanger struct{ minted int }
 
-func (x *mintingExchanger) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
+func (x *mintingExchanger) Exchange(_ context.Context, _ string) (*bridge.Result, error) {
 	x.minted++
 	return &bridge.Result{Token: "custom", UID: "fb-U2life", ExpiresAt: time.Now().Add(time.Hour)}, nil
 }

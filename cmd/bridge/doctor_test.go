@@ -129,7 +129,7 @@ func TestDoctorChecksKeylessSigningForReal(t *testing.T) {
 func TestDoctorNamesTheSettingOfEachFailure(t *testing.T) {
 	emu := authemu.ForTest(t)
 	redis := redisserver.Start(t)
-	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusBadRequest) // Identity Toolkit's answer to a key of another project
 		_, _ = w.Write([]byte(`{"error":{"code":400,"message":"INVALID_CUSTOM_TOKEN : The custom token corresponds to a different audience."}}`))
 	}))

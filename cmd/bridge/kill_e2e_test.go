@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -196,7 +197,7 @@ func TestKilledInstanceJobsAreFinishedByTheOthers(t *testing.T) {
 	it := fb.Users(ctx, "")
 	for {
 		u, err := it.Next()
-		if err == iterator.Done {
+		if errors.Is(err, iterator.Done) {
 			break
 		}
 		require.NoError(t, err)

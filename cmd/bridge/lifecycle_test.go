@@ -52,7 +52,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	// the stand-in holds that fetch for a while, keeping the request open.
 	entered := make(chan struct{})
 	var once sync.Once
-	s.stub.SetKeysFault(func(w http.ResponseWriter) bool {
+	s.stub.SetKeysFault(func(_ http.ResponseWriter) bool {
 		once.Do(func() { close(entered) })
 		time.Sleep(700 * time.Millisecond)
 		return false

@@ -27,13 +27,13 @@ func (c *Config) loadMapping() error {
 	if !strings.HasPrefix(v, "{") {
 		b, err := readSmallFile(v, maxMappingBytes)
 		if err != nil {
-			return fmt.Errorf("config: IDENTITY_MAPPING=%q cannot be read (%s); give the JSON itself or a readable file path", shorten(v, 80), err)
+			return fmt.Errorf("config: IDENTITY_MAPPING=%q cannot be read (%w); give the JSON itself or a readable file path", shorten(v, 80), err)
 		}
 		data = b
 	}
 	m, err := bridge.ParseMapping(data)
 	if err != nil {
-		return fmt.Errorf("config: IDENTITY_MAPPING: %s", err)
+		return fmt.Errorf("config: IDENTITY_MAPPING: %w", err)
 	}
 	if mc := m.Migration(); mc != nil && mc.EmailFromDescope && c.DescopeManagementKey == "" {
 		return errors.New("config: IDENTITY_MAPPING: migration.emailFromDescope needs DESCOPE_MANAGEMENT_KEY; set it or turn emailFromDescope off")
@@ -43,7 +43,7 @@ func (c *Config) loadMapping() error {
 }
 
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the operator names this file (IDENTITY_MAPPING)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

@@ -5,7 +5,6 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/descope"
@@ -146,7 +147,7 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 	}
 	var rdb *redis.Client
 	userLimit := ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
-	var sessions bridge.Verifier = bridge.LimitUsers(verifier, userLimit)
+	sessions := bridge.LimitUsers(verifier, userLimit)
 	if cfg.RedisURL != "" {
 		redisstore.RouteLogs(log)
 		if rdb, err = redisstore.Open(cfg.RedisURL, cfg.RedisCAFile); err != nil {

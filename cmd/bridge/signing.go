@@ -51,7 +51,7 @@ func (c *Config) checkSigning() error {
 	case c.GoogleApplicationCredentials != "":
 		data, err := readSmallFile(c.GoogleApplicationCredentials, maxKeyFileBytes)
 		if err != nil {
-			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read (%s); point it at a service-account key file",
+			return fmt.Errorf("config: GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read (%w); point it at a service-account key file",
 				shorten(c.GoogleApplicationCredentials, 80), err)
 		}
 		k, err := parseServiceAccountKey("GOOGLE_APPLICATION_CREDENTIALS", data)
@@ -100,7 +100,7 @@ func parseServiceAccountKey(setting string, data []byte) (*serviceAccountKey, er
 		return nil, fmt.Errorf("config: %s is a service-account key without client_email; download the key again", setting)
 	}
 	if err := checkPrivateKey(k.PrivateKey); err != nil {
-		return nil, fmt.Errorf("config: %s has a bad private_key (%s); download the key again", setting, err)
+		return nil, fmt.Errorf("config: %s has a bad private_key (%w); download the key again", setting, err)
 	}
 	return &k, nil
 }

@@ -8,8 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/descope/go-sdk/descope"
 	"time"
+
+	"github.com/descope/go-sdk/descope"
 )
 
 // Session describes the user a minted session speaks for. Zero fields are

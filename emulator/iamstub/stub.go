@@ -155,7 +155,7 @@ func (s *Stub) metadata(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Stub) serveText(v string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/text")
 		_, _ = io.WriteString(w, v)
 	}
@@ -168,7 +168,7 @@ func (s *Stub) serveEmail(w http.ResponseWriter, r *http.Request) {
 	s.serveText(s.opts.Email)(w, r)
 }
 
-func (s *Stub) serveToken(w http.ResponseWriter, r *http.Request) {
+func (s *Stub) serveToken(w http.ResponseWriter, _ *http.Request) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		http.Error(w, "no randomness", http.StatusInternalServerError)

@@ -213,7 +213,7 @@ func (s *Server) Stop() {
 }
 
 // Restart starts the server again on the same port, empty.
-func (s *Server) Restart(ctx context.Context) error {
+func (s *Server) Restart(_ context.Context) error {
 	s.Stop()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

@@ -643,7 +643,7 @@ func selfCPU() time.Duration {
 }
 
 // coldStart spawns a bridge and exchanges session as soon as it answers.
-func coldStart(ctx context.Context, bin, dir string, env []string, session string) (time.Duration, error) {
+func coldStart(ctx context.Context, bin, _ string, env []string, session string) (time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return 0, err
