@@ -254,6 +254,16 @@ func (s *Stub) serveDevRefresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "E061102", "Unauthorized")
 		return
 	}
+	sess := sessionOf(&u)
+	if u.Email != "" {
+		sess.Extra = map[string]any{"email": u.Email, "email_verified": u.VerifiedEmail}
+	}
+	s.writeSession(w, sess)
+}
+
+// sessionOf is the session Descope would issue for u now: its project
+// roles and its tenants' roles.
+func sessionOf(u *descope.UserResponse) Session {
 	sess := Session{UserID: u.UserID, Roles: u.RoleNames}
 	if len(u.UserTenants) > 0 {
 		sess.Tenants = map[string]TenantRoles{}
@@ -263,10 +273,7 @@ func (s *Stub) serveDevRefresh(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if u.Email != "" {
-		sess.Extra = map[string]any{"email": u.Email, "email_verified": u.VerifiedEmail}
-	}
-	s.writeSession(w, sess)
+	return sess
 }
 
 // serveDevUser changes a kept user as an admin would in the console: roles

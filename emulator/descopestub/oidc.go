@@ -221,16 +221,8 @@ func pkceChallenge(verifier string) string {
 func (s *Stub) writeTokens(w http.ResponseWriter, r *http.Request, userID, client, scope, nonce, refresh string) {
 	u, _ := s.User(userID)
 	issuer := s.Issuer(base(r))
-	sess := Session{UserID: u.UserID, Roles: u.RoleNames, Extra: map[string]any{
-		"iss": issuer, "aud": client, "azp": client, "scope": scope}}
-	if len(u.UserTenants) > 0 {
-		sess.Tenants = map[string]TenantRoles{}
-		for _, t := range u.UserTenants {
-			if t != nil {
-				sess.Tenants[t.TenantID] = TenantRoles{Roles: t.Roles}
-			}
-		}
-	}
+	sess := sessionOf(&u)
+	sess.Extra = map[string]any{"iss": issuer, "aud": client, "azp": client, "scope": scope}
 	access, err := s.MintSession(sess)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
