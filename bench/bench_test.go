@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 // setup starts a stand-in, assembles the pipeline and mints sessions.
@@ -192,7 +192,7 @@ func BenchmarkRSAVerify(b *testing.B) {
 // the repeat-exchange cache answers without a signature.
 func BenchmarkHandlerCached(b *testing.B) {
 	_, p, sessions := setup(b, 64)
-	cache, err := bridge.NewExchangeCache(p.Exchanger, bridge.CacheConfig{Size: 1024, TTL: 5 * time.Minute, Observe: p.Metrics.CacheLookup})
+	cache, err := flow.NewExchangeCache(p.Exchanger, flow.CacheConfig{Size: 1024, TTL: 5 * time.Minute, Observe: p.Metrics.CacheLookup})
 	require.NoError(b, err)
 	for _, s := range sessions {
 		_, err := cache.Exchange(context.Background(), s)

@@ -85,7 +85,7 @@ type Pipeline struct {
 	Verifier  *descope.Verifier
 	Mapping   *bridge.Mapping
 	Minter    bridge.Minter
-	Exchanger *bridge.Exchanger
+	Exchanger *bridge.Exchange
 	Metrics   *metrics.Metrics
 }
 
@@ -101,12 +101,12 @@ func NewPipeline(ctx context.Context, s *StandIn) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building verifier: %w", err)
 	}
-	fbc, err := firebase.New(ctx, firebase.Config{ProjectID: FirebaseProjectID, CredentialsJSON: s.SA.JSON})
+	fbc, err := firebase.New(ctx, firebase.ClientConfig{ProjectID: FirebaseProjectID, CredentialsJSON: s.SA.JSON})
 	if err != nil {
 		return nil, fmt.Errorf("building firebase client: %w", err)
 	}
 	p := &Pipeline{Keys: keys, Verifier: v, Mapping: bridge.DefaultMapping(), Minter: fbc.Minter(), Metrics: m}
-	p.Exchanger = &bridge.Exchanger{Verifier: v, Mapping: p.Mapping, Minter: p.Minter}
+	p.Exchanger = &bridge.Exchange{Verifier: v, Mapping: p.Mapping, Minter: p.Minter}
 	return p, nil
 }
 

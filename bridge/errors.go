@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, snake_case error code that clients may branch on. The
@@ -128,4 +129,19 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// RateLimitError is the cause inside a CodeRateLimited refusal. It carries
+// when to retry, so the HTTP layer can say so in Retry-After.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "rate limited; retry in " + e.RetryAfter.Round(time.Millisecond).String()
+}
+
+// RateLimited returns the refusal for a key that l turned away.
+func RateLimited(retryAfter time.Duration, detail string) *Error {
+	return Wrap(CodeRateLimited, &RateLimitError{RetryAfter: retryAfter}, detail)
 }

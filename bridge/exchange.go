@@ -41,8 +41,20 @@ type Result struct {
 	User string
 }
 
-// Exchanger is the use case: verify, check policy, map, mint.
-type Exchanger struct {
+// Exchanger is an exchange as every layer in front of the use case sees it
+// and offers it: a session token in (POST /exchange), or a session Descope
+// vouched for in its own call (the connector), and a custom token out.
+// *Exchange is one; so are flow's admission queue, repeat cache and
+// removal gate, which wrap one, and the HTTP handlers take one.
+type Exchanger interface {
+	Exchange(ctx context.Context, token string) (*Result, error)
+	ExchangeSession(ctx context.Context, s *Session) (*Result, error)
+}
+
+var _ Exchanger = (*Exchange)(nil)
+
+// Exchange is the use case: verify, check policy, map, mint.
+type Exchange struct {
 	Verifier Verifier
 	Mapping  *Mapping
 	Minter   Minter
@@ -55,7 +67,7 @@ type Exchanger struct {
 
 // Exchange verifies a Descope session JWT and returns a Firebase custom token
 // for the identity it maps to.
-func (x *Exchanger) Exchange(ctx context.Context, token string) (*Result, error) {
+func (x *Exchange) Exchange(ctx context.Context, token string) (*Result, error) {
 	if token == "" {
 		return nil, Errorf(CodeMissingToken, "no session token")
 	}
@@ -69,7 +81,7 @@ func (x *Exchanger) Exchange(ctx context.Context, token string) (*Result, error)
 // ExchangeSession checks the policy gates, resolves the identity and mints
 // its token. The webhook connector uses it with sessions built from
 // Descope's own calls, so they meet the same policy and mapping.
-func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+func (x *Exchange) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
 	now := time.Now
 	if x.Now != nil {
 		now = x.Now
@@ -92,7 +104,7 @@ func (x *Exchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, e
 // tenant and claims from the mapping, the UID of the user's existing
 // account when migration finds one, else the UID by the mapping's strategy.
 // Lifecycle sync uses it to find the account a Descope user signs in as.
-func (x *Exchanger) Resolve(ctx context.Context, s *Session) (Identity, error) {
+func (x *Exchange) Resolve(ctx context.Context, s *Session) (Identity, error) {
 	if x.Migrator == nil {
 		return x.Mapping.Map(s)
 	}

@@ -29,12 +29,12 @@ func (m *memMinter) Mint(_ context.Context, id Identity) (*CustomToken, error) {
 
 func TestExchangerAppliesPolicyMigrationAndMapping(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	build := func(t *testing.T, doc string, dir *memDirectory) (*Exchanger, *memMinter) {
+	build := func(t *testing.T, doc string, dir *memDirectory) (*Exchange, *memMinter) {
 		m := mustParse(t, doc)
 		mint := &memMinter{}
-		x := &Exchanger{Verifier: memVerifier{"tok": fresh(now)}, Mapping: m, Minter: mint, Now: func() time.Time { return now }}
+		x := &Exchange{Verifier: memVerifier{"tok": fresh(now)}, Mapping: m, Minter: mint, Now: func() time.Time { return now }}
 		if mc := m.Migration(); mc != nil {
-			r, err := NewMigrator(*mc, dir, nil)
+			r, err := NewMigrator(*mc, dir, nil, testMemos())
 			require.NoError(t, err)
 			x.Migrator = r
 		}

@@ -15,7 +15,7 @@ import (
 var ErrAccountNotFound = errors.New("firebase account not found")
 
 // Resolver finds the Firebase identity a session signs in as: the same
-// mapping, tenant and migration look-up as an exchange. *Exchanger is one.
+// mapping, tenant and migration look-up as an exchange. *Exchange is one.
 type Resolver interface {
 	Resolve(ctx context.Context, s *Session) (Identity, error)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/bridge/bridgetest"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 const project = "Ptest"
@@ -25,7 +26,7 @@ func lifecycle(users *bridgetest.Users, accounts *bridgetest.Accounts, deleteAcc
 		ProjectID:      project,
 		Users:          users,
 		Accounts:       accounts,
-		Identities:     &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+		Identities:     &bridge.Exchange{Mapping: bridge.DefaultMapping()},
 		DeleteAccounts: deleteAccounts,
 	}
 }
@@ -328,7 +329,7 @@ func TestMergedClaimsOverTheBudgetFailTheAccountAndDropNothing(t *testing.T) {
 func TestRemovedUsersAreMarkedAndRestored(t *testing.T) {
 	accounts := bridgetest.NewAccounts()
 	users := bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Status: "disabled"})
-	removed := bridge.NewMemoryRemoved(10)
+	removed := flow.NewMemoryRemoved(10)
 	lc := lifecycle(users, accounts, false)
 	lc.Removed = removed
 	ctx := context.Background()

@@ -98,7 +98,7 @@ func DefaultMapping() *Mapping {
 func (m *Mapping) Migration() *MigrationConfig { return m.migration }
 
 // Map returns the identity for s without any look-up: tenant, UID by the
-// configured strategy, and claims. Exchanger.Resolve adds migration.
+// configured strategy, and claims. Exchange.Resolve adds migration.
 func (m *Mapping) Map(s *Session) (Identity, error) { return m.mapWith(s, nil) }
 
 // mapWith maps s; existing, when set, may name the UID of an account the

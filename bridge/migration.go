@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -44,34 +43,49 @@ type Migrator struct {
 	users UserLoader
 
 	flight  singleflight.Group
-	accts   *expirable.LRU[string, []DirectoryUser]
-	profile *expirable.LRU[string, emailFact]
+	accts   Memo[[]DirectoryUser]
+	profile Memo[EmailFact]
 }
 
-// emailFact is what Descope says about a user's email.
-type emailFact struct {
-	email    string
-	verified bool
+// EmailFact is what Descope says about a user's email.
+type EmailFact struct {
+	Email    string
+	Verified bool
+}
+
+// Memo is a bounded memory of look-up answers that forgets them after a
+// while (flow.NewMemo is the one the service uses): the Migrator remembers
+// answers in it, so a sign-in storm is not a look-up storm.
+type Memo[V any] interface {
+	Get(key string) (V, bool)
+	Add(key string, v V) (evicted bool)
+}
+
+// MigrationMemos are the Migrator's memories: Firebase accounts by tenant
+// and email, and Descope's email facts by user.
+type MigrationMemos struct {
+	Accounts Memo[[]DirectoryUser]
+	Emails   Memo[EmailFact]
 }
 
 // NewMigrator builds a Migrator. dir is required when cfg.ByEmail; users
 // when cfg.EmailFromDescope.
-func NewMigrator(cfg MigrationConfig, dir UserDirectory, users UserLoader) (*Migrator, error) {
+func NewMigrator(cfg MigrationConfig, dir UserDirectory, users UserLoader, memos MigrationMemos) (*Migrator, error) {
 	if cfg.ByEmail && dir == nil {
 		return nil, errors.New("migration by email needs a user directory")
 	}
 	if cfg.EmailFromDescope && users == nil {
 		return nil, errors.New("migration.emailFromDescope needs a Descope user loader (DESCOPE_MANAGEMENT_KEY)")
 	}
-	if cfg.CacheTTL <= 0 || cfg.CacheSize <= 0 {
-		return nil, errors.New("migration cache needs a positive TTL and size")
+	if memos.Accounts == nil || memos.Emails == nil {
+		return nil, errors.New("migration needs its memos (flow.NewMigrationMemos)")
 	}
 	return &Migrator{
 		cfg:     cfg,
 		dir:     dir,
 		users:   users,
-		accts:   expirable.NewLRU[string, []DirectoryUser](cfg.CacheSize, nil, cfg.CacheTTL),
-		profile: expirable.NewLRU[string, emailFact](cfg.CacheSize, nil, cfg.CacheTTL),
+		accts:   memos.Accounts,
+		profile: memos.Emails,
 	}, nil
 }
 
@@ -104,8 +118,8 @@ func (r *Migrator) Resolve(ctx context.Context, s *Session, tenantID string) (st
 		if err != nil {
 			return "", err
 		}
-		if f.email != "" {
-			email, verified = f.email, f.verified
+		if f.Email != "" {
+			email, verified = f.Email, f.Verified
 		}
 	}
 	email = NormalizeEmail(email)
@@ -164,7 +178,7 @@ func (r *Migrator) accounts(ctx context.Context, tenantID, email string) ([]Dire
 
 // descopeEmail loads the user's email from Descope, through the cache. A
 // user Descope no longer knows has no email to link by.
-func (r *Migrator) descopeEmail(ctx context.Context, userID string) (emailFact, error) {
+func (r *Migrator) descopeEmail(ctx context.Context, userID string) (EmailFact, error) {
 	if v, ok := r.profile.Get(userID); ok {
 		return v, nil
 	}
@@ -173,21 +187,21 @@ func (r *Migrator) descopeEmail(ctx context.Context, userID string) (emailFact, 
 			return v, nil
 		}
 		u, err := r.users.LoadUser(context.WithoutCancel(ctx), userID)
-		var f emailFact
+		var f EmailFact
 		switch {
 		case errors.Is(err, ErrUserNotFound):
 		case err != nil:
 			return nil, err
 		default:
-			f = emailFact{email: u.Email, verified: u.EmailVerified}
+			f = EmailFact{Email: u.Email, Verified: u.EmailVerified}
 		}
 		r.profile.Add(userID, f)
 		return f, nil
 	})
 	if err != nil {
-		return emailFact{}, upstream(err, "loading the user from descope")
+		return EmailFact{}, upstream(err, "loading the user from descope")
 	}
-	return v.(emailFact), nil
+	return v.(EmailFact), nil
 }
 
 // upstream keeps an adapter's own code (it may know better) and marks

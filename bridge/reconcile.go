@@ -85,7 +85,7 @@ type Reconciler struct {
 	// from a new account in the migration report.
 	Mapping *Mapping
 	// MigrationReport adds the report; it needs Lifecycle.Identities to be
-	// an Exchanger with a Migrator.
+	// an Exchange with a Migrator.
 	MigrationReport bool
 	DryRun          bool
 	// Concurrency bounds the users converged at once (default 8).

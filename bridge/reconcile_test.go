@@ -10,6 +10,7 @@ import (
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/bridge/bridgetest"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 // reconcileFixture is five Descope users and a Firebase project holding a
@@ -30,7 +31,10 @@ func reconcileFixture(t *testing.T, dryRun, report bool) (*bridge.Reconciler, *b
 	dir.add("", "c@example.com", bridge.DirectoryUser{UID: "legacyC1", EmailVerified: true})
 	dir.add("", "c@example.com", bridge.DirectoryUser{UID: "legacyC2", EmailVerified: true})
 	dir.add("", "d@example.com", bridge.DirectoryUser{UID: "legacyD", EmailVerified: true, Disabled: true})
-	m, err := bridge.NewMigrator(bridge.MigrationConfig{ByEmail: true, CacheTTL: time.Minute, CacheSize: 10}, dir, nil)
+	mc := bridge.MigrationConfig{ByEmail: true, CacheTTL: time.Minute, CacheSize: 10}
+	memos, err := flow.NewMigrationMemos(mc)
+	require.NoError(t, err)
+	m, err := bridge.NewMigrator(mc, dir, nil, memos)
 	require.NoError(t, err)
 
 	accounts := bridgetest.NewAccounts()
@@ -43,7 +47,7 @@ func reconcileFixture(t *testing.T, dryRun, report bool) (*bridge.Reconciler, *b
 	}
 	return &bridge.Reconciler{
 		Lifecycle: &bridge.Lifecycle{ProjectID: "P1", Users: users, Accounts: acc,
-			Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping(), Migrator: m}},
+			Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping(), Migrator: m}},
 		Users: users, Accounts: accounts, Mapping: bridge.DefaultMapping(),
 		MigrationReport: report, DryRun: dryRun,
 	}, accounts

@@ -1,6 +1,7 @@
 package descope
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
@@ -26,17 +27,18 @@ type KeySourceConfig struct {
 	// whatever its Timeout. The default follows no redirects: the key set
 	// comes from the configured URL or not at all.
 	HTTPClient *http.Client
-	// FetchTimeout bounds one fetch. Default 5s.
+	// FetchTimeout bounds one fetch. Zero means DefaultConfig's.
 	FetchTimeout time.Duration
 	// MaxBodyBytes caps a key-set response. Default 64 KiB.
 	MaxBodyBytes int64
-	// RefreshInterval is the background refresh period. Default 10m.
+	// RefreshInterval is the background refresh period. Zero means
+	// DefaultConfig's.
 	RefreshInterval time.Duration
 	// UnknownKIDCooldown is the least time between two fetches triggered by
-	// tokens whose kid is not in the set. Default 30s.
+	// tokens whose kid is not in the set. Zero means DefaultConfig's.
 	UnknownKIDCooldown time.Duration
 	// MaxStale is how long the last good key set keeps serving while
-	// fetches fail. Default 24h.
+	// fetches fail. Zero means DefaultConfig's.
 	MaxStale time.Duration
 	Logger   *slog.Logger
 	// Observe, when set, is told of every fetch and its outcome
@@ -50,20 +52,21 @@ func (c *KeySourceConfig) setDefaults() {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	d := DefaultConfig()
 	if c.FetchTimeout <= 0 {
-		c.FetchTimeout = 5 * time.Second
+		c.FetchTimeout = d.KeysFetchTimeout
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
 	}
 	if c.RefreshInterval <= 0 {
-		c.RefreshInterval = 10 * time.Minute
+		c.RefreshInterval = d.KeysRefreshInterval
 	}
 	if c.UnknownKIDCooldown <= 0 {
-		c.UnknownKIDCooldown = 30 * time.Second
+		c.UnknownKIDCooldown = d.KeysUnknownKIDCooldown
 	}
 	if c.MaxStale <= 0 {
-		c.MaxStale = 24 * time.Hour
+		c.MaxStale = d.KeysMaxStale
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -90,6 +93,7 @@ type KeySource struct {
 	flight          *flight // the fetch in progress, if any
 	lastUnknownPull time.Time
 	lastErr         error
+	onChange        func() // see OnChange
 }
 
 // flight is one fetch that any number of callers wait on. It is hand-rolled
@@ -277,9 +281,24 @@ func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
 	}
 	k.lastErr = err
 	k.flight = nil
+	changed := k.onChange
 	k.mu.Unlock()
 	f.err = err
 	close(f.done)
+	// Told after the new set is in place, so what the subscriber drops
+	// (cached exchanges) cannot be refilled from the old keys.
+	if err == nil && prev != nil && changed != nil && !bytes.Equal(prev.jwks, s.jwks) {
+		changed()
+	}
+}
+
+// OnChange has f called after each fetch that brings a key set different
+// from the one it replaces (a key added or removed at Descope); the first
+// load is not a change. A later call replaces f.
+func (k *KeySource) OnChange(f func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.onChange = f
 }
 
 func (k *KeySource) observe(reason, outcome string) {

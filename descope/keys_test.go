@@ -311,6 +311,28 @@ func TestKeySourceRunForgetsRemovedKeys(t *testing.T) {
 	})
 }
 
+// A rotation at Descope is told to OnChange once the new set is in place
+// (so the exchange cache can drop what the old keys vouched for); a
+// refresh that brings the same set, and the first load, are not changes.
+func TestKeySourceTellsOfAChangedKeySet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newKeyFixture(t, KeySourceConfig{})
+		var seen []string
+		f.keys.OnChange(func() { seen = append(seen, string(f.keys.JWKS())) })
+		require.NoError(t, f.keys.Refresh(t.Context()))
+		require.NoError(t, f.keys.Refresh(t.Context()))
+		assert.Empty(t, seen, "neither the first load nor the same set again is a change")
+
+		old := f.stub.SigningKey().ID
+		rotated, err := f.stub.RotateKey(true)
+		require.NoError(t, err)
+		require.NoError(t, f.keys.Refresh(t.Context()))
+		require.Len(t, seen, 1)
+		assert.Contains(t, seen[0], rotated.ID, "the subscriber sees the new set")
+		assert.NotContains(t, seen[0], old)
+	})
+}
+
 // After a rotation, the first tokens signed by the new key often arrive
 // together. They all wait for the one fetch the first of them starts, and
 // none is refused.

@@ -23,7 +23,7 @@ func TestAccountsAgainstTheAuthEmulator(t *testing.T) {
 	emu := authemu.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	fb, err := firebase.New(ctx, firebase.Config{ProjectID: authemu.ProjectID, EmulatorHost: emu.Host})
+	fb, err := firebase.New(ctx, firebase.ClientConfig{ProjectID: authemu.ProjectID, EmulatorHost: emu.Host})
 	require.NoError(t, err)
 	accounts := fb.Accounts()
 	uid := fmt.Sprintf("Uaccounts%d", time.Now().UnixNano())

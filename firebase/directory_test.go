@@ -20,7 +20,7 @@ func TestDirectoryFindByEmail(t *testing.T) {
 	emu := authemu.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := New(ctx, Config{ProjectID: authemu.ProjectID, EmulatorHost: emu.Host})
+	c, err := New(ctx, ClientConfig{ProjectID: authemu.ProjectID, EmulatorHost: emu.Host})
 	require.NoError(t, err)
 	tenantID, err := emu.CreateTenant(ctx, "dir")
 	require.NoError(t, err)

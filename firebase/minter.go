@@ -23,8 +23,8 @@ import (
 // TokenLifetime is the fixed lifetime Firebase gives custom tokens.
 const TokenLifetime = time.Hour
 
-// Config selects how tokens are signed.
-type Config struct {
+// ClientConfig selects how tokens are signed.
+type ClientConfig struct {
 	// ProjectID is the Firebase project. Required for the emulator and
 	// keyless signing; read from the key file otherwise.
 	ProjectID string
@@ -78,7 +78,7 @@ type Minter struct{ c *Client }
 var _ bridge.Minter = (*Minter)(nil)
 
 // New builds an Admin SDK Auth client from cfg.
-func New(ctx context.Context, cfg Config) (*Client, error) {
+func New(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	opts := append([]option.ClientOption{}, cfg.Options...)
 	mode := ModeKey
 	switch {

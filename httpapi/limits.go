@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 )
 
@@ -16,7 +17,7 @@ import (
 // parsed or verified; refusals count as exchanges with code rate_limited.
 // trustedProxies is how many proxies in front of the service append to
 // X-Forwarded-For (see ClientIP).
-func LimitClients(log *slog.Logger, m *metrics.Metrics, l bridge.Limiter, trustedProxies int) func(http.Handler) http.Handler {
+func LimitClients(log *slog.Logger, m *metrics.Metrics, l flow.Limiter, trustedProxies int) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ip := ClientIP(r, trustedProxies)
@@ -25,7 +26,7 @@ func LimitClients(log *slog.Logger, m *metrics.Metrics, l bridge.Limiter, truste
 				WriteError(w, r, log, bridge.RateLimited(wait, "client "+ip+" is over the per-address limit"))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(bridge.WithClientAddr(r.Context(), ip)))
+			next.ServeHTTP(w, r.WithContext(flow.WithClientAddr(r.Context(), ip)))
 		})
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
-	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 // MaxKeys bounds how many keys one Limiter tracks: about 210 bytes a key
@@ -39,7 +39,7 @@ type Limiter struct {
 	buckets *simplelru.LRU[string, *rate.Limiter]
 }
 
-var _ bridge.Limiter = (*Limiter)(nil)
+var _ flow.Limiter = (*Limiter)(nil)
 
 // New returns a Limiter admitting perMinute events a minute per key, with
 // bursts of up to burst. perMinute 0 turns limiting off: New returns nil.

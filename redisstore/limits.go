@@ -10,7 +10,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 )
 
@@ -28,14 +28,14 @@ type Limits struct {
 	Timeout time.Duration
 	// Fallback judges users while Redis is away (the per-address limit is
 	// judged per instance before verification either way).
-	Fallback bridge.Limiter
+	Fallback flow.Limiter
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
 
 	down atomic.Bool
 }
 
-var _ bridge.ExchangeLimiter = (*Limits)(nil)
+var _ flow.ExchangeLimiter = (*Limits)(nil)
 
 // NewLimits returns limits of perMinute and burst per client address and
 // per user; a perMinute of 0 turns that limit off.
@@ -50,7 +50,7 @@ func NewLimits(rdb *redis.Client, clientPerMinute, clientBurst, userPerMinute, u
 	return l
 }
 
-// AllowExchange implements bridge.ExchangeLimiter.
+// AllowExchange implements flow.ExchangeLimiter.
 func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool, time.Duration, string) {
 	type check struct {
 		scope, key string

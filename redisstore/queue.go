@@ -244,7 +244,7 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 
 func (q *Queue) visibility() time.Duration {
 	if q.Visibility <= 0 {
-		return 30 * time.Second
+		return DefaultConfig().VisibilityTimeout
 	}
 	return q.Visibility
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 )
 
@@ -21,7 +22,7 @@ import (
 // disabled placeholder). The episode is logged once and counted.
 type Removed struct {
 	RDB     *redis.Client
-	Local   *bridge.MemoryRemoved
+	Local   *flow.MemoryRemoved
 	Timeout time.Duration
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
@@ -34,7 +35,7 @@ var _ bridge.RemovedUsers = (*Removed)(nil)
 // NewRemoved returns the shared set with a local copy of this instance's
 // marks and a 50 ms round-trip bound.
 func NewRemoved(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) *Removed {
-	return &Removed{RDB: rdb, Local: bridge.NewMemoryRemoved(1_000_000), Timeout: 50 * time.Millisecond, Log: log, Metrics: m}
+	return &Removed{RDB: rdb, Local: flow.NewMemoryRemoved(1_000_000), Timeout: 50 * time.Millisecond, Log: log, Metrics: m}
 }
 
 // removedKey holds a hash of the user ID, as every key of the shared state

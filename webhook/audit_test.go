@@ -18,6 +18,7 @@ import (
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/bridge/bridgetest"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/webhook"
 )
@@ -32,7 +33,7 @@ type auditFixture struct {
 	metrics  *metrics.Metrics
 	logs     *logBuffer
 	stub     *descopestub.Stub
-	queue    *bridge.MemoryQueue
+	queue    *flow.MemoryQueue
 	failed   atomic.Int64
 }
 
@@ -50,12 +51,12 @@ func newAuditWith(t *testing.T, revokeOnMaxAttempts bool, size int, run bool) *a
 	stub, err := descopestub.New(descopestub.Options{ProjectID: project, KeyBits: 1024})
 	require.NoError(t, err)
 	f.stub = stub
-	f.queue = bridge.NewMemoryQueue(size)
+	f.queue = flow.NewMemoryQueue(size)
 	lc := &bridge.Lifecycle{
 		ProjectID:  project,
 		Users:      f.users,
 		Accounts:   f.accounts,
-		Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+		Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()},
 	}
 	f.h = webhook.HandleAudit(webhook.AuditConfig{
 		ProjectID:           project,
@@ -227,7 +228,7 @@ func TestAuditLoginExceedMaxAttempts(t *testing.T) {
 // syncOnce converges uid directly, outside the webhook.
 func (f *auditFixture) syncOnce(uid string) error {
 	lc := &bridge.Lifecycle{ProjectID: project, Users: f.users, Accounts: f.accounts,
-		Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()}}
+		Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()}}
 	_, err := lc.UserModified(context.Background(), uid, nil, false)
 	return err
 }

@@ -30,7 +30,7 @@ var minter = sync.OnceValues(func() (*firebase.Minter, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	fb, err := firebase.New(ctx, firebase.Config{CredentialsJSON: sa.JSON})
+	fb, err := firebase.New(ctx, firebase.ClientConfig{CredentialsJSON: sa.JSON})
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func connector(t *testing.T, secrets webhook.Secrets) (http.Handler, *metrics.Me
 	return webhook.HandleExternalToken(webhook.ExternalTokenConfig{
 		ProjectID: project,
 		Secrets:   secrets,
-		Exchanger: &bridge.Exchanger{Mapping: bridge.DefaultMapping(), Minter: mt},
+		Exchanger: &bridge.Exchange{Mapping: bridge.DefaultMapping(), Minter: mt},
 		Log:       log,
 		Metrics:   m,
 	}), m, logs

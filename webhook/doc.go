@@ -11,6 +11,6 @@
 // several at once for rotation, compared in constant time over the raw
 // bytes), caps their size before reading them, remembers recent audit
 // deliveries so a repeated one changes nothing, and turns what they say into
-// bridge operations: bridge.Exchanger for the connector, bridge.Lifecycle for
+// bridge operations: bridge.Exchange for the connector, bridge.Lifecycle for
 // audit events. It holds no Descope or Firebase SDK.
 package webhook

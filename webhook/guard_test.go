@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/webhook"
 )
@@ -40,7 +40,7 @@ func guardedAudit(t *testing.T, g *webhook.Guard, queueSize, capacity int) http.
 	log, _ := newLogger()
 	return webhook.HandleAudit(webhook.AuditConfig{
 		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, nil),
-		Queue: bridge.NewMemoryQueue(queueSize), Marks: webhook.NewMemoryMarks(10_000, time.Hour),
+		Queue: flow.NewMemoryQueue(queueSize), Marks: webhook.NewMemoryMarks(10_000, time.Hour),
 		Log: log, Metrics: metrics.New(), Guard: g, QueueCapacity: capacity,
 	})
 }
@@ -164,7 +164,7 @@ func deliverTo(t *testing.T, url string, body []byte) reply {
 // a replay: the delivery is remembered whole.
 func TestAReplayedDeliveryLargerThanTheEventMemoryIsADuplicate(t *testing.T) {
 	log, _ := newLogger()
-	q := bridge.NewMemoryQueue(100_000)
+	q := flow.NewMemoryQueue(100_000)
 	h := webhook.HandleAudit(webhook.AuditConfig{
 		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, nil),
 		Queue: q, Marks: webhook.NewMemoryMarks(10_000, time.Hour), Log: log, Metrics: metrics.New(),

@@ -13,6 +13,7 @@ import (
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/bridge/bridgetest"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 // mintingExchanger is an in-memory exchanger counting the tokens it mints.
@@ -21,6 +22,10 @@ type mintingExchanger struct{ minted int }
 func (x *mintingExchanger) Exchange(_ context.Context, _ string) (*bridge.Result, error) {
 	x.minted++
 	return &bridge.Result{Token: "custom", UID: "fb-U2life", ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+
+func (x *mintingExchanger) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
+	return x.Exchange(ctx, s.UserID)
 }
 
 // A lifecycle job about a user drops that user's cached exchanges, named
@@ -41,7 +46,7 @@ func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
 		}
 		t.Run(label, func(t *testing.T) {
 			inner := &mintingExchanger{}
-			cache, err := bridge.NewExchangeCache(inner, bridge.CacheConfig{Size: 8, TTL: time.Minute})
+			cache, err := flow.NewExchangeCache(inner, flow.CacheConfig{Size: 8, TTL: time.Minute})
 			require.NoError(t, err)
 			for _, s := range []string{tok, other} {
 				_, err := cache.Exchange(context.Background(), s)
@@ -55,7 +60,7 @@ func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
 			}
 			l := &lifecycle{log: discardLogger(), cache: cache, uc: &bridge.Lifecycle{
 				ProjectID: testProject, Users: users, Accounts: bridgetest.NewAccounts(),
-				Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+				Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()},
 			}}
 			err = l.handle(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U2life"})
 			assert.Equal(t, failing, err != nil)
@@ -73,7 +78,7 @@ func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
 func TestLifecycleJobsWithTheCacheOff(t *testing.T) {
 	l := &lifecycle{log: discardLogger(), uc: &bridge.Lifecycle{
 		ProjectID: testProject, Users: bridgetest.NewUsers(), Accounts: bridgetest.NewAccounts(),
-		Identities: &bridge.Exchanger{Mapping: bridge.DefaultMapping()},
+		Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()},
 	}}
 	assert.NotPanics(t, func() { _ = l.handle(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U2life"}) })
 }

@@ -14,15 +14,15 @@ func TestLimitSettingsDefaultsAreSafe(t *testing.T) {
 	setConfigEnv(t, minimalEnv)
 	c, err := loadConfig()
 	require.NoError(t, err)
-	assert.Empty(t, c.CORSAllowedOrigins, "no origin is allowed unless listed")
-	assert.Equal(t, 0, c.TrustedProxyHops, "X-Forwarded-For is not trusted unless configured")
-	assert.Positive(t, c.RateLimitIPPerMinute, "the per-address limit is on")
-	assert.Positive(t, c.RateLimitUserPerMinute, "the per-user limit is on")
+	assert.Empty(t, c.Edge.CORSAllowedOrigins, "no origin is allowed unless listed")
+	assert.Equal(t, 0, c.Edge.TrustedProxyHops, "X-Forwarded-For is not trusted unless configured")
+	assert.Positive(t, c.Edge.RateLimitIPPerMinute, "the per-address limit is on")
+	assert.Positive(t, c.Edge.RateLimitUserPerMinute, "the per-user limit is on")
 }
 
 func TestCORSOriginsAreTrimmed(t *testing.T) {
 	setConfigEnv(t, minimalEnv, map[string]string{"CORS_ALLOWED_ORIGINS": " https://app.example.com ,http://localhost:5173,"})
 	c, err := loadConfig()
 	require.NoError(t, err)
-	assert.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.CORSAllowedOrigins)
+	assert.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.Edge.Origins())
 }

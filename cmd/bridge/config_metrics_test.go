@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dfbridge/dfbridge/firebase"
 )
 
 // The deployment settings are checked at start, each with a one-line fix.
@@ -43,6 +45,6 @@ func TestConfigRefusesBadDeploymentSettings(t *testing.T) {
 // Traces are named by the project the service runs in: GOOGLE_CLOUD_PROJECT
 // when it differs from Firebase's, else FIREBASE_PROJECT_ID.
 func TestTraceProjectPrefersGoogleCloudProject(t *testing.T) {
-	assert.Equal(t, "run-proj", (&Config{GoogleCloudProject: "run-proj", FirebaseProjectID: "fb-proj"}).traceProject())
-	assert.Equal(t, "fb-proj", (&Config{FirebaseProjectID: "fb-proj"}).traceProject())
+	assert.Equal(t, "run-proj", (&Config{Firebase: firebase.Config{GoogleCloudProject: "run-proj", ProjectID: "fb-proj"}}).traceProject())
+	assert.Equal(t, "fb-proj", (&Config{Firebase: firebase.Config{ProjectID: "fb-proj"}}).traceProject())
 }

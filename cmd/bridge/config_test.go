@@ -70,8 +70,8 @@ func TestConfigRefusesBadSettingsWithOneLineNamingThem(t *testing.T) {
 		setConfigEnv(t, valid, map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": "", "GOOGLE_APPLICATION_CREDENTIALS": keyFile})
 		cfg, err := loadConfig()
 		require.NoError(t, err)
-		assert.Equal(t, 8080, cfg.Port)
-		assert.Equal(t, "https://api.descope.com", cfg.DescopeBaseURL)
+		assert.Equal(t, 8080, cfg.Server.Port)
+		assert.Equal(t, "https://api.descope.com", cfg.Descope.BaseURL)
 	})
 }
 
@@ -154,7 +154,7 @@ func TestSigningMisconfigurationsNameTheSetting(t *testing.T) {
 			setConfigEnv(t, base, map[string]string{name: "from-" + strings.ToLower(name)})
 			cfg, err := loadConfig()
 			require.NoError(t, err, name)
-			assert.Equal(t, "from-"+strings.ToLower(name), cfg.FirebaseProjectID)
+			assert.Equal(t, "from-"+strings.ToLower(name), cfg.Firebase.Project())
 		}
 	})
 	t.Run("a key for another project is accepted when FIREBASE_KEY_OTHER_PROJECT says so", func(t *testing.T) {
@@ -162,13 +162,13 @@ func TestSigningMisconfigurationsNameTheSetting(t *testing.T) {
 			"FIREBASE_PROJECT_ID": "other-project", "FIREBASE_KEY_OTHER_PROJECT": "true"})
 		cfg, err := loadConfig()
 		require.NoError(t, err)
-		assert.Equal(t, "other-project", cfg.FirebaseProjectID)
+		assert.Equal(t, "other-project", cfg.Firebase.Project())
 	})
 	t.Run("with a key, the project and account come from the key", func(t *testing.T) {
 		setConfigEnv(t, base, map[string]string{"FIREBASE_SERVICE_ACCOUNT_JSON": string(sa.JSON)})
 		cfg, err := loadConfig()
 		require.NoError(t, err)
-		assert.Equal(t, "demo-dfbridge", cfg.FirebaseProjectID)
-		assert.Contains(t, cfg.keyAccount, "@demo-dfbridge.iam.gserviceaccount.com")
+		assert.Equal(t, "demo-dfbridge", cfg.Firebase.Project())
+		assert.Contains(t, cfg.Firebase.KeyAccount(), "@demo-dfbridge.iam.gserviceaccount.com")
 	})
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -17,11 +15,8 @@ import (
 // configVars is every environment variable Config reads.
 func configVars() map[string]bool {
 	vars := map[string]bool{}
-	t := reflect.TypeOf(Config{})
-	for i := range t.NumField() {
-		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
-			vars[name] = true
-		}
+	for _, v := range configReference() {
+		vars[v.name] = true
 	}
 	return vars
 }
@@ -66,8 +61,7 @@ func TestCloudRunServiceMatchesTheService(t *testing.T) {
 	}
 	t.Run("the container port is the default PORT", func(t *testing.T) {
 		require.Len(t, c.Ports, 1)
-		f, _ := reflect.TypeOf(Config{}).FieldByName("Port")
-		assert.Equal(t, f.Tag.Get("default"), strconv.Itoa(c.Ports[0].ContainerPort))
+		assert.Equal(t, defaultConfig().Server.Port, c.Ports[0].ContainerPort)
 		assert.Equal(t, c.Ports[0].ContainerPort, c.StartupProbe.HTTPGet.Port)
 		assert.Equal(t, c.Ports[0].ContainerPort, c.LivenessProbe.HTTPGet.Port)
 	})

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
-	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/firebase"
 	"github.com/dfbridge/dfbridge/redisstore"
 )
@@ -110,7 +109,7 @@ func doctor(ctx context.Context, cfg *Config) []doctorCheck {
 		bounded(func(ctx context.Context) doctorCheck { return checkDescopeKeys(ctx, cfg) }),
 		bounded(func(ctx context.Context) doctorCheck { return checkManagementKey(ctx, cfg) }),
 	}
-	fbc, err := newFirebase(ctx, cfg, nil)
+	fbc, err := cfg.Firebase.NewClient(ctx, cfg.hooks)
 	if err != nil {
 		checks = append(checks, fail("signer", err, "the signing settings: GOOGLE_APPLICATION_CREDENTIALS, "+
 			"FIREBASE_SERVICE_ACCOUNT_JSON, or keyless (FIREBASE_SERVICE_ACCOUNT_EMAIL, the metadata server)"))
@@ -134,8 +133,9 @@ func doctor(ctx context.Context, cfg *Config) []doctorCheck {
 }
 
 func checkDescopeKeys(ctx context.Context, cfg *Config) doctorCheck {
-	keys := descope.NewKeySource(descope.KeySourceConfig{BaseURL: cfg.DescopeBaseURL, ProjectID: cfg.DescopeProjectID,
-		FetchTimeout: checkTimeout, Logger: slog.New(slog.DiscardHandler)})
+	d := cfg.Descope
+	d.KeysFetchTimeout = checkTimeout
+	keys := d.NewKeySource(slog.New(slog.DiscardHandler), nil)
 	if err := keys.Refresh(ctx); err != nil {
 		return fail("descope_keys", err, "DESCOPE_PROJECT_ID (Descope console → Project settings) and DESCOPE_BASE_URL")
 	}
@@ -144,23 +144,21 @@ func checkDescopeKeys(ctx context.Context, cfg *Config) doctorCheck {
 	}
 	_ = json.Unmarshal(keys.JWKS(), &set)
 	return ok("descope_keys", "%d signing key(s) for %s; sessions must carry iss %q or a URL ending in /%s",
-		len(set.Keys), cfg.DescopeProjectID, cfg.DescopeProjectID, cfg.DescopeProjectID)
+		len(set.Keys), cfg.Descope.ProjectID, cfg.Descope.ProjectID, cfg.Descope.ProjectID)
 }
 
 func checkManagementKey(ctx context.Context, cfg *Config) doctorCheck {
-	if cfg.DescopeManagementKey == "" {
+	if cfg.Descope.ManagementKey == "" {
 		return skip("descope_management_key", "not set; only the webhooks, reconcile and DESCOPE_RESOLVE_PERMISSIONS need one")
 	}
-	v, err := descope.NewVerifier(descope.VerifierConfig{ProjectID: cfg.DescopeProjectID, BaseURL: cfg.DescopeBaseURL,
-		ManagementKey: cfg.DescopeManagementKey, Keys: descope.NewKeySource(descope.KeySourceConfig{
-			BaseURL: cfg.DescopeBaseURL, ProjectID: cfg.DescopeProjectID}), AuthSchema: cfg.authSchema})
+	v, err := cfg.Descope.NewVerifier(cfg.Descope.NewKeySource(slog.New(slog.DiscardHandler), nil))
 	if err != nil {
 		return fail("descope_management_key", err, "DESCOPE_MANAGEMENT_KEY")
 	}
 	roles, err := v.SDK().Management.Role().LoadAll(ctx)
 	if err != nil {
 		return fail("descope_management_key", err, "DESCOPE_MANAGEMENT_KEY: a management key of project %s "+
-			"(Descope console → Company → Management keys)", cfg.DescopeProjectID)
+			"(Descope console → Company → Management keys)", cfg.Descope.ProjectID)
 	}
 	return ok("descope_management_key", "reads the project's role table (%d roles)", len(roles))
 }
@@ -168,12 +166,12 @@ func checkManagementKey(ctx context.Context, cfg *Config) doctorCheck {
 func checkSigner(ctx context.Context, cfg *Config, fbc *firebase.Client) doctorCheck {
 	switch fbc.Mode() {
 	case firebase.ModeEmulator:
-		return ok("signer", "Auth emulator at %s: unsigned tokens, never in production", cfg.FirebaseAuthEmulatorHost)
+		return ok("signer", "Auth emulator at %s: unsigned tokens, never in production", cfg.Firebase.AuthEmulatorHost)
 	case firebase.ModeKey:
 		if err := fbc.SelfTest(ctx); err != nil {
 			return fail("signer", err, "GOOGLE_APPLICATION_CREDENTIALS or FIREBASE_SERVICE_ACCOUNT_JSON: a key of the Firebase project")
 		}
-		return ok("signer", "key file of %s signs for Firebase project %s", cfg.keyAccount, cfg.FirebaseProjectID)
+		return ok("signer", "key file of %s signs for Firebase project %s", cfg.Firebase.KeyAccount(), cfg.Firebase.Project())
 	}
 	account := fbc.Account()
 	if err := fbc.SelfTest(ctx); err != nil {
@@ -194,8 +192,8 @@ func identityToolkit(cfg *Config) string {
 	switch {
 	case cfg.identityToolkitBase != "":
 		return cfg.identityToolkitBase
-	case cfg.FirebaseAuthEmulatorHost != "":
-		return "http://" + cfg.FirebaseAuthEmulatorHost + "/identitytoolkit.googleapis.com"
+	case cfg.Firebase.AuthEmulatorHost != "":
+		return "http://" + cfg.Firebase.AuthEmulatorHost + "/identitytoolkit.googleapis.com"
 	}
 	return "https://identitytoolkit.googleapis.com"
 }
@@ -205,7 +203,7 @@ func identityToolkit(cfg *Config) string {
 // (no Firebase role needed for either).
 func checkTokenAccepted(ctx context.Context, cfg *Config, fbc *firebase.Client) doctorCheck {
 	const name = "firebase_accepts_tokens"
-	if cfg.FirebaseWebAPIKey == "" {
+	if cfg.Firebase.WebAPIKey == "" {
 		return skip(name, "set FIREBASE_WEB_API_KEY (Firebase console → Project settings → Web API key) to prove Firebase accepts the tokens")
 	}
 	var rnd [8]byte
@@ -219,17 +217,17 @@ func checkTokenAccepted(ctx context.Context, cfg *Config, fbc *firebase.Client) 
 	var signedIn struct {
 		IDToken string `json:"idToken"`
 	}
-	if err := toolkitCall(ctx, base+"/v1/accounts:signInWithCustomToken?key="+cfg.FirebaseWebAPIKey,
+	if err := toolkitCall(ctx, base+"/v1/accounts:signInWithCustomToken?key="+cfg.Firebase.WebAPIKey,
 		map[string]any{"token": ct.Token, "returnSecureToken": true}, &signedIn); err != nil {
 		return fail(name, err, "FIREBASE_WEB_API_KEY must be project %s's Web API key, and the tokens must be signed by a "+
-			"service account of that project (or set FIREBASE_KEY_OTHER_PROJECT only if it is granted)", cfg.FirebaseProjectID)
+			"service account of that project (or set FIREBASE_KEY_OTHER_PROJECT only if it is granted)", cfg.Firebase.Project())
 	}
-	if err := toolkitCall(ctx, base+"/v1/accounts:delete?key="+cfg.FirebaseWebAPIKey,
+	if err := toolkitCall(ctx, base+"/v1/accounts:delete?key="+cfg.Firebase.WebAPIKey,
 		map[string]any{"idToken": signedIn.IDToken}, nil); err != nil {
 		return fail(name, fmt.Errorf("signed in, but the probe account %s could not be deleted: %w", uid, err),
 			"delete %s by hand (Firebase console → Authentication)", uid)
 	}
-	return ok(name, "Identity Toolkit signed a probe account in with a minted token (then deleted it) in project %s", cfg.FirebaseProjectID)
+	return ok(name, "Identity Toolkit signed a probe account in with a minted token (then deleted it) in project %s", cfg.Firebase.Project())
 }
 
 // toolkitCall posts body to an Identity Toolkit URL and decodes the answer
@@ -297,11 +295,11 @@ func checkTenants(ctx context.Context, cfg *Config, fbc *firebase.Client) doctor
 }
 
 func checkRedis(ctx context.Context, cfg *Config) doctorCheck {
-	if cfg.RedisURL == "" {
+	if cfg.Redis.URL == "" {
 		return skip("redis", "REDIS_URL not set: each instance keeps its own limits, marks and lifecycle queue")
 	}
 	redisstore.RouteLogs(slog.New(slog.DiscardHandler)) // the check's own line says it all
-	rdb, err := redisstore.Open(cfg.RedisURL, cfg.RedisCAFile)
+	rdb, err := redisstore.Open(cfg.Redis.URL, cfg.Redis.CAFile)
 	if err != nil {
 		return fail("redis", err, "REDIS_URL")
 	}
@@ -332,10 +330,10 @@ func checkRedis(ctx context.Context, cfg *Config) doctorCheck {
 func checkWebhooks(cfg *Config) doctorCheck {
 	var routes []string
 	if cfg.externalTokenEnabled() {
-		routes = append(routes, "/webhook/external-token ("+strings.Join(cfg.externalTokenSecrets().Types(), "+")+")")
+		routes = append(routes, "/webhook/external-token ("+strings.Join(cfg.Webhook.ExternalTokenSecrets().Types(), "+")+")")
 	}
 	if cfg.auditWebhookEnabled() {
-		routes = append(routes, "/webhook/audit ("+strings.Join(cfg.auditSecrets().Types(), "+")+")")
+		routes = append(routes, "/webhook/audit ("+strings.Join(cfg.Webhook.AuditSecrets().Types(), "+")+")")
 	}
 	if len(routes) == 0 {
 		return ok("webhooks", "no webhook route: the connector and lifecycle sync are off")
@@ -344,19 +342,19 @@ func checkWebhooks(cfg *Config) doctorCheck {
 }
 
 func checkCORS(cfg *Config) doctorCheck {
-	if len(cfg.CORSAllowedOrigins) == 0 {
+	if len(cfg.Edge.CORSAllowedOrigins) == 0 {
 		return ok("cors", "off: no browser origin may call the API (native apps need none)")
 	}
-	return ok("cors", "browsers at %s", strings.Join(cfg.CORSAllowedOrigins, ", "))
+	return ok("cors", "browsers at %s", strings.Join(cfg.Edge.CORSAllowedOrigins, ", "))
 }
 
 func checkCloudRun(cfg *Config) doctorCheck {
-	if cfg.CloudRunService == "" {
+	if cfg.Server.CloudRunService == "" {
 		return skip("cloud_run", "not on Cloud Run (K_SERVICE unset)")
 	}
-	if cfg.TrustedProxyHops != 1 {
-		return fail("cloud_run", fmt.Errorf("TRUSTED_PROXY_HOPS=%d on Cloud Run service %s", cfg.TrustedProxyHops, cfg.CloudRunService),
+	if cfg.Edge.TrustedProxyHops != 1 {
+		return fail("cloud_run", fmt.Errorf("TRUSTED_PROXY_HOPS=%d on Cloud Run service %s", cfg.Edge.TrustedProxyHops, cfg.Server.CloudRunService),
 			"TRUSTED_PROXY_HOPS=1: Cloud Run's front end appends the client's address")
 	}
-	return ok("cloud_run", "service %s, client addresses from Cloud Run's front end (TRUSTED_PROXY_HOPS=1)", cfg.CloudRunService)
+	return ok("cloud_run", "service %s, client addresses from Cloud Run's front end (TRUSTED_PROXY_HOPS=1)", cfg.Server.CloudRunService)
 }

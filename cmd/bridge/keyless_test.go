@@ -43,7 +43,7 @@ func googleStandIn(t *testing.T, opts iamstub.Options) (*iamstub.Stub, func(*Con
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir()) // no gcloud user credentials
 	redirect, err := iamstub.Transport(ts.URL)
 	require.NoError(t, err)
-	return stub, func(c *Config) { c.iamBase = redirect }
+	return stub, func(c *Config) { c.hooks.IAMBase = redirect }
 }
 
 // With no key configured, the bridge signs through IAM signBlob as the
@@ -175,7 +175,7 @@ func iamOverTLS(t *testing.T, opts iamstub.Options, h2 bool) (*iamstub.Stub, *at
 	roots.AddCert(ts.Certificate())
 	redirect, err := iamstub.TransportOver(ts.URL, firebase.PooledTransport(64, roots))
 	require.NoError(t, err)
-	return stub, conns, func(c *Config) { c.iamBase = redirect }
+	return stub, conns, func(c *Config) { c.hooks.IAMBase = redirect }
 }
 
 // keylessEnv keeps the limits out of the way of many loopback exchanges.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
 )
@@ -26,7 +27,7 @@ func TestHangingKeyEndpointStillAnswersEveryExchange(t *testing.T) {
 	require.NoError(t, err)
 	release := make(chan struct{})
 	s := startStackWith(t, "", sa, map[string]string{
-		"DESCOPE_KEYS_FETCH_TIMEOUT":        maxKeysFetchTimeout.String(),
+		"DESCOPE_KEYS_FETCH_TIMEOUT":        descope.MaxKeysFetchTimeout.String(),
 		"DESCOPE_KEYS_UNKNOWN_KID_COOLDOWN": "1s",
 		"RATE_LIMIT_IP_BURST":               "1000",
 	}, stackOptions{unready: true, stub: func(st *descopestub.Stub) {
@@ -73,5 +74,5 @@ func TestHangingKeyEndpointStillAnswersEveryExchange(t *testing.T) {
 		assert.Less(t, r.took, writeTimeout, "exchange %d answered within the write timeout", i)
 		longest = max(longest, r.took)
 	}
-	t.Logf("longest wait for an answer: %s (fetch timeout %s, write timeout %s)", longest.Round(time.Millisecond), maxKeysFetchTimeout, writeTimeout)
+	t.Logf("longest wait for an answer: %s (fetch timeout %s, write timeout %s)", longest.Round(time.Millisecond), descope.MaxKeysFetchTimeout, writeTimeout)
 }

@@ -130,7 +130,7 @@ func TestKilledInstanceJobsAreFinishedByTheOthers(t *testing.T) {
 	stub.PutRole(sdk.Role{Name: "viewer", PermissionNames: []string{"docs.read"}})
 	stub.PutRole(sdk.Role{Name: "editor", PermissionNames: []string{"docs.read", "docs.write"}})
 	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", emu.Host)
-	fbc, err := firebase.New(ctx, firebase.Config{ProjectID: "demo-dfbridge", EmulatorHost: emu.Host})
+	fbc, err := firebase.New(ctx, firebase.ClientConfig{ProjectID: "demo-dfbridge", EmulatorHost: emu.Host})
 	require.NoError(t, err)
 	fb := fbc.Auth()
 	ids := make([]string, n)

@@ -11,14 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/bridge"
-	"github.com/dfbridge/dfbridge/descope"
-	"github.com/dfbridge/dfbridge/firebase"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/redisstore"
 	"github.com/dfbridge/dfbridge/webhook"
 )
 
-// jobQueue is a lifecycle queue with its workers: bridge.MemoryQueue for
+// jobQueue is a lifecycle queue with its workers: flow.MemoryQueue for
 // one instance, redisstore.Queue for many.
 type jobQueue interface {
 	bridge.JobQueue
@@ -36,7 +35,7 @@ type lifecycle struct {
 	queue jobQueue
 	marks webhook.EventMarks
 	uc    *bridge.Lifecycle
-	cache *bridge.ExchangeCache
+	cache *flow.ExchangeCache
 	// adoptions carries the Descope users of first exchanges to adopt
 	// (see adopt); seen keeps each user's adoption to one per instance.
 	adoptions chan string
@@ -51,32 +50,6 @@ const adoptionBuffer = 4096
 // adoptSeenSize is how many adopted users an instance remembers, so that
 // repeat exchanges queue nothing.
 const adoptSeenSize = 100_000
-
-// newLifecycleUseCase is the lifecycle use case as the server and `bridge
-// reconcile` both build it, so that the same settings always converge the
-// same way.
-func newLifecycleUseCase(cfg *Config, users bridge.UserLoader, accounts bridge.Accounts, x *bridge.Exchanger,
-	removed bridge.RemovedUsers) *bridge.Lifecycle {
-	return &bridge.Lifecycle{
-		ProjectID:      cfg.DescopeProjectID,
-		Users:          users,
-		Accounts:       accounts,
-		Identities:     x,
-		DeleteAccounts: cfg.AuditWebhookOnUserDeleted == "delete",
-		Removed:        removed,
-		RemovedTTL:     cfg.LifecycleRemovedTTL,
-		ProfileAll:     cfg.LifecycleProfileSync == "all",
-	}
-}
-
-// newRemoved is where removed users are remembered: Redis when the
-// instances share state, else this process's memory.
-func newRemoved(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) bridge.RemovedUsers {
-	if rdb != nil {
-		return redisstore.NewRemoved(rdb, log, m)
-	}
-	return bridge.NewMemoryRemoved(1_000_000)
-}
 
 // adopt asks, without blocking, for the account of userID's exchange to be
 // adopted by a background job: marked as the bridge's from its first
@@ -111,39 +84,40 @@ func (l *lifecycle) queueAdoptions(ctx context.Context) {
 	}
 }
 
-// newLifecycle builds lifecycle sync over Descope's management API (held
-// to LIFECYCLE_DESCOPE_RPS) and Firebase's (held to LIFECYCLE_FIREBASE_RPS).
-func newLifecycle(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger,
-	verifier *descope.Verifier, fbc *firebase.Client, roles *descope.Roles, cache *bridge.ExchangeCache, rdb *redis.Client,
+// newLifecycle builds lifecycle sync over Descope's and Firebase's
+// management APIs as background work uses them (see backgroundAccess).
+func newLifecycle(c *core, log *slog.Logger, m *metrics.Metrics, cache *flow.ExchangeCache, rdb *redis.Client,
 	removed bridge.RemovedUsers) *lifecycle {
-	descopeLimit := bridge.NewLimiter(cfg.LifecycleDescopeRPS)
-	var queue jobQueue
-	var marks webhook.EventMarks
-	if rdb != nil {
-		q := redisstore.NewQueue(rdb, int64(cfg.LifecycleQueueSize), int64(cfg.LifecycleMaxAttempts))
-		q.Visibility, q.Log, q.Metrics = cfg.LifecycleVisibilityTimeout, log, m
-		queue = q
-		marks = &redisstore.Marks{RDB: rdb, TTL: cfg.AuditWebhookDedupeWindow, Metrics: m}
-	} else {
-		queue = bridge.NewMemoryQueue(cfg.LifecycleQueueSize)
-		marks = webhook.NewMemoryMarks(cfg.AuditWebhookDedupeSize, cfg.AuditWebhookDedupeWindow)
-	}
-	uc := newLifecycleUseCase(cfg, descope.NewUsers(verifier.SDK()).WithRoles(roles).Throttled(descopeLimit),
-		bridge.ThrottledAccounts{Accounts: fbc.Accounts(), Limit: bridge.NewLimiter(cfg.LifecycleFirebaseRPS)}, x, removed)
-	uc.Roles, uc.Queue, uc.FanOutMax = roles.Throttled(descopeLimit), queue, cfg.LifecycleRoleFanOutMax
+	cfg := c.cfg
+	queue, marks := newJobQueue(cfg, log, m, rdb)
+	access := c.backgroundAccess()
+	uc := c.lifecycleUseCase(access.users, access.accounts, removed)
+	uc.Roles, uc.Queue, uc.FanOutMax = access.roles, queue, cfg.Lifecycle.RoleFanOutMax
 	seen, _ := lru.New[string, struct{}](adoptSeenSize)
 	l := &lifecycle{cfg: cfg, log: log, m: m, queue: queue, marks: marks, cache: cache, uc: uc,
 		adoptions: make(chan string, adoptionBuffer), seen: seen}
 	m.QueueDepth(queue.Depth)
 	// A role edit found by the scheduled reload of the role table (no
 	// role event needed) re-syncs the role's holders too.
-	roles.OnChange(func(names []string) {
+	c.roles.OnChange(func(names []string) {
 		if err := queue.Enqueue(context.Background(), []bridge.Job{{Kind: bridge.JobRoles, Roles: names}}); err != nil {
 			log.Warn("role change found, but its re-sync could not be queued; reconcile will converge it",
 				"roles", names, "error", err.Error())
 		}
 	})
 	return l
+}
+
+// newJobQueue is the lifecycle queue and the memory of accepted audit
+// events: shared through Redis, or this instance's own.
+func newJobQueue(cfg *Config, log *slog.Logger, m *metrics.Metrics, rdb *redis.Client) (jobQueue, webhook.EventMarks) {
+	if rdb == nil {
+		return flow.NewMemoryQueue(cfg.Lifecycle.QueueSize),
+			webhook.NewMemoryMarks(cfg.Webhook.DedupeSize, cfg.Webhook.DedupeWindow)
+	}
+	q := redisstore.NewQueue(rdb, int64(cfg.Lifecycle.QueueSize), int64(cfg.Lifecycle.MaxAttempts))
+	q.Visibility, q.Log, q.Metrics = cfg.Redis.VisibilityTimeout, log, m
+	return q, &redisstore.Marks{RDB: rdb, TTL: cfg.Webhook.DedupeWindow, Metrics: m}
 }
 
 // run runs the workers until the queue is closed and drained or ctx ends;
@@ -155,10 +129,10 @@ func (l *lifecycle) run(ctx context.Context) int {
 		// Redis delivers a failed job again (up to the max, then it is
 		// dead-lettered): a few tries per delivery are enough.
 		retry.Attempts = 3
-		return l.queue.Run(ctx, l.cfg.LifecycleWorkers, retry, l.handle, l.redelivered)
+		return l.queue.Run(ctx, l.cfg.Lifecycle.Workers, retry, l.handle, l.redelivered)
 	}
-	retry.Attempts = l.cfg.LifecycleMaxAttempts
-	return l.queue.Run(ctx, l.cfg.LifecycleWorkers, retry, l.handle, l.dropped)
+	retry.Attempts = l.cfg.Lifecycle.MaxAttempts
+	return l.queue.Run(ctx, l.cfg.Lifecycle.Workers, retry, l.handle, l.dropped)
 }
 
 // redelivered reports a shared-queue job that failed this delivery.
@@ -170,7 +144,7 @@ func (l *lifecycle) redelivered(j bridge.Job, err error) {
 
 // waitIdle waits until no job waits or runs (tests, and the benchmark).
 func (l *lifecycle) waitIdle(ctx context.Context) error {
-	if mq, ok := l.queue.(*bridge.MemoryQueue); ok {
+	if mq, ok := l.queue.(*flow.MemoryQueue); ok {
 		return mq.WaitIdle(ctx)
 	}
 	t := time.NewTicker(20 * time.Millisecond)
@@ -220,7 +194,7 @@ func (l *lifecycle) handle(ctx context.Context, j bridge.Job) error {
 func (l *lifecycle) dropped(j bridge.Job, err error) {
 	l.m.LifecycleJob(string(j.Kind), "dropped")
 	l.log.Error("lifecycle job dropped after its last attempt; reconcile repairs it",
-		"kind", string(j.Kind), "user_id", j.UserID, "attempts", l.cfg.LifecycleMaxAttempts, "error", err.Error())
+		"kind", string(j.Kind), "user_id", j.UserID, "attempts", l.cfg.Lifecycle.MaxAttempts, "error", err.Error())
 }
 
 // drain stops the queue taking jobs and lets the workers finish what is

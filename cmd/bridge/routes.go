@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 )
@@ -24,7 +24,7 @@ type routeDeps struct {
 	corsOrigins []string
 	// clientLimit admits /exchange calls per client address;
 	// trustedProxies says how that address is found.
-	clientLimit    bridge.Limiter
+	clientLimit    flow.Limiter
 	trustedProxies int
 	// externalToken and audit are the Descope webhook handlers; nil when
 	// no secret is configured for them, and then the route does not exist.

@@ -20,6 +20,7 @@ import (
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/descope"
 	"github.com/dfbridge/dfbridge/firebase"
+	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
 	"github.com/dfbridge/dfbridge/ratelimit"
@@ -27,7 +28,8 @@ import (
 	"github.com/dfbridge/dfbridge/webhook"
 )
 
-// service is the assembled bridge: adapters, use case and server.
+// service is the running bridge: what serve, warmUp and shutdown use.
+// It is built by newService from a core and holds runtime state only.
 type service struct {
 	cfg      *Config
 	log      *slog.Logger
@@ -35,10 +37,7 @@ type service struct {
 	keys     *descope.KeySource
 	firebase *firebase.Client
 	signer   *readiness
-	// cache is the repeat-exchange cache, nil when turned off. Lifecycle
-	// events call its Invalidate (nil-safe) to drop a user's entries.
-	cache   *bridge.ExchangeCache
-	handler http.Handler
+	handler  http.Handler
 	// metricsHandler serves the METRICS_ADDR listener, when configured.
 	metricsHandler http.Handler
 	// ready is closed once the listeners are bound (tests wait on it).
@@ -66,172 +65,177 @@ const admissionMaxWait = 5 * time.Second
 // at start (the CPU limit of the container, or the machine's).
 var startCores = runtime.GOMAXPROCS(0)
 
+// newService assembles the server: the core, the exchange path in front
+// of it, the webhook routes and lifecycle sync, and the routes.
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
-	level, _ := cfg.slogLevel()
+	level, _ := cfg.Server.slogLevel()
 	log := httpapi.NewLogger(stdout, level)
 	m := metrics.New()
-
-	// The exchange cache is built below; a change in Descope's key set
-	// purges it, so a removed key's sessions stop being served from memory.
-	var cache *bridge.ExchangeCache
-	var keys *descope.KeySource
-	watch := &keySetWatch{}
-	keys = descope.NewKeySource(descope.KeySourceConfig{
-		BaseURL:            cfg.DescopeBaseURL,
-		ProjectID:          cfg.DescopeProjectID,
-		RefreshInterval:    cfg.KeysRefreshInterval,
-		UnknownKIDCooldown: cfg.KeysUnknownKIDCooldown,
-		MaxStale:           cfg.KeysMaxStale,
-		FetchTimeout:       cfg.KeysFetchTimeout,
-		Logger:             log,
-		Observe: func(reason, outcome string) {
-			m.KeyFetch(reason, outcome)
-			if outcome == "ok" && watch.changed(keys.JWKS()) {
-				cache.Purge()
-			}
-		},
-	})
-	verifier, err := descope.NewVerifier(descope.VerifierConfig{
-		ProjectID:     cfg.DescopeProjectID,
-		BaseURL:       cfg.DescopeBaseURL,
-		ManagementKey: cfg.DescopeManagementKey,
-		Keys:          keys,
-		Leeway:        cfg.TokenLeeway,
-		AuthSchema:    cfg.authSchema,
-		// Trimmed: envconfig keeps the spaces around commas.
-		AllowedAudiences: trimAll(cfg.DescopeAllowedAudiences),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("building descope verifier: %w", err)
-	}
-
-	if cfg.FirebaseAuthEmulatorHost != "" {
-		log.Warn("minting unsigned Auth emulator tokens; never do this in production",
-			"emulator", cfg.FirebaseAuthEmulatorHost)
-	}
-	fbc, err := newFirebase(ctx, cfg, m.SignBlobCall)
+	c, err := buildCore(ctx, cfg, log, m)
 	if err != nil {
 		return nil, err
 	}
+	logSigning(cfg, log, c.firebase)
+	rdb, err := openRedis(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := buildExchangePath(cfg, log, m, c, rdb)
+	if err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, log: log, metrics: m, keys: c.keys, firebase: c.firebase, signer: &readiness{},
+		ready: make(chan struct{}), draining: &atomic.Bool{}, roles: c.roles, rdb: rdb}
+	// Every exchange's result passes the removed-user gate, however it was
+	// reached (fresh, cached, connector).
+	gate := &flow.RemovalGate{Removed: newRemoved(rdb, log, m)}
+	if cfg.auditWebhookEnabled() {
+		s.lifecycle = newLifecycle(c, log, m, p.cache, rdb, gate.Removed)
+		gate.Adopt = s.lifecycle.adopt
+	}
+	deps := s.routeDeps(m, gate.Gate(p.outer))
+	guard := webhook.NewGuard(webhook.DefaultBodyBudget, cfg.Webhook.RefusalsPerMinute, cfg.Edge.TrustedProxyHops)
+	// The connector's exchanges queue in arrival order with /exchange
+	// when signing is local; they carry no token to cache.
+	deps.externalToken = externalTokenHandler(c, log, m, gate, guard, gate.Gate(p.inner))
+	deps.audit = auditHandler(cfg, log, m, guard, s.lifecycle)
+	s.handler = addRoutes(deps)
+	if cfg.Server.MetricsAddr != "" {
+		s.metricsHandler = metricsRoutes(deps)
+	}
+	if cfg.Server.CloudRunService != "" && cfg.Edge.TrustedProxyHops == 0 && cfg.Edge.RateLimitIPPerMinute > 0 {
+		log.Warn("on Cloud Run with TRUSTED_PROXY_HOPS=0: every request comes from the front end's address, " +
+			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
+	}
+	return s, nil
+}
+
+// logSigning says at start how custom tokens are signed, and as whom.
+func logSigning(cfg *Config, log *slog.Logger, fbc *firebase.Client) {
+	if cfg.Firebase.AuthEmulatorHost != "" {
+		log.Warn("minting unsigned Auth emulator tokens; never do this in production",
+			"emulator", cfg.Firebase.AuthEmulatorHost)
+	}
 	account := fbc.Account()
 	if account == "" {
-		account = cfg.keyAccount
+		account = cfg.Firebase.KeyAccount()
 	}
 	log.Info("signing firebase custom tokens", "mode", fbc.Mode(), "account", account,
-		"firebase_project", cfg.FirebaseProjectID)
+		"firebase_project", cfg.Firebase.Project())
+}
 
-	var minter bridge.Minter = fbc.Minter()
-	cores := startCores
-	if fbc.Mode() == firebase.ModeKey {
-		if os.Getenv("GOMAXPROCS") == "" {
-			// Signing keeps every core's scheduler busy, and Go reads the
-			// network only when a scheduler is idle or every 10 ms:
-			// arrivals would queue unseen in the sockets, in no order. One
-			// scheduler more than the cores, with signing held to the
-			// cores, stays free to read each request as it arrives and
-			// queue it in arrival order. (An operator's GOMAXPROCS is
-			// left alone.)
-			runtime.GOMAXPROCS(cores + 1)
+// exchangePath is the use case with the flow machinery in front of it:
+// inner is the exchange in arrival order (admission, when signing is
+// local), outer adds the repeat cache (nil when off).
+type exchangePath struct {
+	inner, outer bridge.Exchanger
+	cache        *flow.ExchangeCache
+}
+
+// buildExchangePath puts the limits, the permission resolution, the sign
+// queue, admission and the cache around the core's exchange. It sets the
+// exchange's verifier and minter to their wrapped forms.
+func buildExchangePath(cfg *Config, log *slog.Logger, m *metrics.Metrics, c *core, rdb *redis.Client) (exchangePath, error) {
+	x := c.exchange
+	x.Verifier = limitedSessions(cfg, log, m, c, rdb)
+	keyFile := c.firebase.Mode() == firebase.ModeKey
+	var p exchangePath
+	p.inner = x
+	if keyFile {
+		cores := signingCores()
+		q, err := flow.NewSignQueue(x.Minter, cores)
+		if err != nil {
+			return p, fmt.Errorf("building sign queue: %w", err)
 		}
-		// Local signing is CPU-bound: queue it, one signature per core.
-		if minter, err = bridge.NewSignQueue(minter, cores); err != nil {
-			return nil, fmt.Errorf("building sign queue: %w", err)
-		}
-	}
-	// The role table resolves permissions where a session or user record
-	// carries roles only: on the connector route always, on /exchange with
-	// DESCOPE_RESOLVE_PERMISSIONS.
-	var roles *descope.Roles
-	if cfg.DescopeManagementKey != "" {
-		roles = descope.NewRoles(verifier.SDK())
-	}
-	var rdb *redis.Client
-	userLimit := ratelimit.New(cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
-	sessions := bridge.LimitUsers(verifier, userLimit)
-	if cfg.RedisURL != "" {
-		redisstore.RouteLogs(log)
-		if rdb, err = redisstore.Open(cfg.RedisURL, cfg.RedisCAFile); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		// Both limits are shared by every instance, checked together in
-		// one round trip once the user is known; the per-address limit
-		// also runs per instance before verification, as a cheap shield.
-		limits := redisstore.NewLimits(rdb, cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst,
-			cfg.RateLimitUserPerMinute, cfg.RateLimitUserBurst)
-		limits.Fallback, limits.Log, limits.Metrics = userLimit, log, m
-		sessions = bridge.LimitExchanges(verifier, limits)
-		log.Info("shared state in redis: exchange limits, audit-event memory, lifecycle queue",
-			"addr", rdb.Options().Addr, "tls", rdb.Options().TLSConfig != nil, "pool", rdb.Options().PoolSize)
-	}
-	if cfg.ResolvePermissions {
-		var access bridge.AccessResolver = roles
-		if cfg.authSchema == descope.SchemaNone {
-			// The token names no roles: read them from the user's record.
-			access = roles.WithUserRoles(descope.NewUsers(verifier.SDK()))
-		}
-		sessions = bridge.ResolvingVerifier{Verifier: sessions, Access: access}
-	}
-	log.Info("descope sessions", "auth_schema", string(cfg.authSchema), "resolve_permissions", cfg.ResolvePermissions)
-	x := &bridge.Exchanger{
-		Verifier: sessions,
-		Mapping:  cfg.mapping,
-		Minter:   minter,
-	}
-	if x.Mapping == nil {
-		x.Mapping = bridge.DefaultMapping()
-	}
-	if mc := x.Mapping.Migration(); mc != nil {
-		if x.Migrator, err = newMigrator(*mc, fbc, verifier); err != nil {
-			return nil, err
-		}
-		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
-	}
-	var inner bridge.AdmittedExchanger = x
-	if fbc.Mode() == firebase.ModeKey {
+		x.Minter = q
 		// With a key file the whole exchange is CPU work: admit it in
 		// arrival order, a few per core, so queueing happens in one FIFO
 		// place rather than across the scheduler. Cache hits are not
 		// queued: the cache sits in front.
-		admit, err := bridge.NewAdmission(x, bridge.AdmissionConfig{
-			InFlight: cfg.ExchangeInFlightPerCore * cores,
-			MaxQueue: cfg.ExchangeQueueMax, MaxWait: admissionMaxWait,
+		admit, err := flow.NewAdmission(x, flow.AdmissionConfig{
+			InFlight: cfg.Exchange.InFlightPerCore * cores,
+			MaxQueue: cfg.Exchange.QueueMax, MaxWait: admissionMaxWait,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("building admission queue: %w", err)
+			return p, fmt.Errorf("building admission queue: %w", err)
 		}
 		admit.Observe = m.AdmissionWait
-		inner = admit
+		p.inner = admit
 	}
-	var exchanger httpapi.Exchanger = inner
-	if cfg.ExchangeCacheSize > 0 {
-		cache, err = bridge.NewExchangeCache(inner, bridge.CacheConfig{
-			Size: cfg.ExchangeCacheSize, TTL: cfg.ExchangeCacheTTL, Observe: m.CacheLookup,
+	p.outer = p.inner
+	if cfg.Exchange.CacheSize > 0 {
+		cache, err := flow.NewExchangeCache(p.inner, flow.CacheConfig{
+			Size: cfg.Exchange.CacheSize, TTL: cfg.Exchange.CacheTTL, Observe: m.CacheLookup,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("building exchange cache: %w", err)
+			return p, fmt.Errorf("building exchange cache: %w", err)
 		}
-		exchanger = cache
+		// A change in Descope's key set purges the cache, so a removed
+		// key's sessions stop being served from memory.
+		c.keys.OnChange(cache.Purge)
+		p.cache, p.outer = cache, cache
 	}
-	s := &service{
-		cfg:      cfg,
-		log:      log,
-		metrics:  m,
-		keys:     keys,
-		firebase: fbc,
-		signer:   &readiness{},
-		cache:    cache,
-		ready:    make(chan struct{}),
-		draining: &atomic.Bool{},
-		roles:    roles,
-		rdb:      rdb,
+	return p, nil
+}
+
+// signingCores is the cores local signing is held to. Signing keeps every
+// core's scheduler busy, and Go reads the network only when a scheduler
+// is idle or every 10 ms: arrivals would queue unseen in the sockets, in
+// no order. One scheduler more than the cores, with signing held to the
+// cores, stays free to read each request as it arrives and queue it in
+// arrival order. (An operator's GOMAXPROCS is left alone.)
+func signingCores() int {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(startCores + 1)
 	}
+	return startCores
+}
+
+// limitedSessions is the verifier behind /exchange: the per-user limit (or
+// both limits shared through Redis) and, when asked, permissions resolved
+// from Descope's role table.
+func limitedSessions(cfg *Config, log *slog.Logger, m *metrics.Metrics, c *core, rdb *redis.Client) bridge.Verifier {
+	edge := cfg.Edge
+	userLimit := ratelimit.New(edge.RateLimitUserPerMinute, edge.RateLimitUserBurst)
+	sessions := flow.LimitUsers(c.verifier, userLimit)
+	if rdb != nil {
+		// Both limits are shared by every instance, checked together in
+		// one round trip once the user is known; the per-address limit
+		// also runs per instance before verification, as a cheap shield.
+		limits := redisstore.NewLimits(rdb, edge.RateLimitIPPerMinute, edge.RateLimitIPBurst,
+			edge.RateLimitUserPerMinute, edge.RateLimitUserBurst)
+		limits.Fallback, limits.Log, limits.Metrics = userLimit, log, m
+		sessions = flow.LimitExchanges(c.verifier, limits)
+		log.Info("shared state in redis: exchange limits, audit-event memory, lifecycle queue",
+			"addr", rdb.Options().Addr, "tls", rdb.Options().TLSConfig != nil, "pool", rdb.Options().PoolSize)
+	}
+	if cfg.Descope.ResolvePermissions {
+		// The role table resolves permissions where a session carries
+		// roles only (Validate requires the management key).
+		var access bridge.AccessResolver = c.roles
+		if cfg.Descope.AuthSchema == descope.SchemaNone {
+			// The token names no roles: read them from the user's record.
+			access = c.roles.WithUserRoles(descope.NewUsers(c.verifier.SDK()))
+		}
+		sessions = bridge.ResolvingVerifier{Verifier: sessions, Access: access}
+	}
+	log.Info("descope sessions", "auth_schema", string(cfg.Descope.AuthSchema), "resolve_permissions", cfg.Descope.ResolvePermissions)
+	if mc := c.exchange.Mapping.Migration(); mc != nil {
+		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
+	}
+	return sessions
+}
+
+// routeDeps are the routes' dependencies but the webhook handlers.
+func (s *service) routeDeps(m *metrics.Metrics, exchanger bridge.Exchanger) routeDeps {
+	cfg := s.cfg
 	deps := routeDeps{
-		log:       log,
+		log:       s.log,
 		metrics:   m,
 		exchanger: exchanger,
 		traceProj: cfg.traceProject(),
 		readiness: []httpapi.ReadinessCheck{
-			{Name: "descope_keys", Check: func(context.Context) error { return keys.Ready() }},
+			{Name: "descope_keys", Check: func(context.Context) error { return s.keys.Ready() }},
 			{Name: "firebase_signer", Check: func(context.Context) error { return s.signer.get() }},
 			{Name: "shutting_down", Check: func(context.Context) error {
 				if s.draining.Load() {
@@ -241,87 +245,72 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 			}},
 		},
 		draining:       s.draining,
-		serveMetrics:   cfg.MetricsOnMainPort,
-		corsOrigins:    cfg.CORSAllowedOrigins,
-		clientLimit:    ratelimit.New(cfg.RateLimitIPPerMinute, cfg.RateLimitIPBurst),
-		trustedProxies: cfg.TrustedProxyHops,
+		serveMetrics:   cfg.Server.MetricsOnMainPort,
+		corsOrigins:    cfg.Edge.Origins(),
+		clientLimit:    ratelimit.New(cfg.Edge.RateLimitIPPerMinute, cfg.Edge.RateLimitIPBurst),
+		trustedProxies: cfg.Edge.TrustedProxyHops,
 	}
-	if rdb != nil {
+	if s.rdb != nil {
+		rdb := s.rdb
 		deps.readiness = append(deps.readiness, httpapi.ReadinessCheck{Name: "redis", Degraded: true,
 			Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rdb, 200*time.Millisecond) }})
 	}
-	// Every exchange's result passes the removed-user gate, however it was
-	// reached (fresh, cached, connector).
-	gate := &bridge.RemovalGate{Removed: newRemoved(rdb, log, m)}
-	if cfg.auditWebhookEnabled() {
-		s.lifecycle = newLifecycle(cfg, log, m, x, verifier, fbc, roles, cache, rdb, gate.Removed)
-		gate.Adopt = s.lifecycle.adopt
-	}
-	deps.exchanger = gate.Tokens(exchanger)
-	guard := webhook.NewGuard(webhook.DefaultBodyBudget, cfg.WebhookRefusalsPerMinute, cfg.TrustedProxyHops)
-	deps.externalToken, deps.audit = webhookHandlers(cfg, log, m, x, gate, guard, inner, roles, s.lifecycle)
-	s.handler = addRoutes(deps)
-	if cfg.MetricsAddr != "" {
-		s.metricsHandler = metricsRoutes(deps)
-	}
-	if cfg.CloudRunService != "" && cfg.TrustedProxyHops == 0 && cfg.RateLimitIPPerMinute > 0 {
-		log.Warn("on Cloud Run with TRUSTED_PROXY_HOPS=0: every request comes from the front end's address, " +
-			"so the per-address limit is shared by all clients; set TRUSTED_PROXY_HOPS=1")
-	}
-	return s, nil
+	return deps
 }
 
 var errDraining = errors.New("shutting down")
 
-// webhookHandlers builds the Descope webhook handlers that have a secret
-// configured; the others stay nil and their routes do not exist.
-func webhookHandlers(cfg *Config, log *slog.Logger, m *metrics.Metrics, x *bridge.Exchanger, gate *bridge.RemovalGate,
-	guard *webhook.Guard, admitted bridge.AdmittedExchanger,
-	roles *descope.Roles, lc *lifecycle) (externalToken, audit http.Handler) {
-	if cfg.externalTokenEnabled() {
-		for _, gap := range x.Mapping.ConnectorGaps() {
-			log.Warn("this gate refuses connector calls that lack what it reads (Descope's user record has no amr and no dct); "+
-				"set \"connector\": \"skip\" on it in IDENTITY_MAPPING if it should not judge them", "gate", gap)
-		}
-		if roles == nil {
-			panic("external-token route without a role table") // Validate requires DESCOPE_MANAGEMENT_KEY
-		}
-		log.Info("connector route enabled", "route", "/webhook/external-token",
-			"authentication", cfg.externalTokenSecrets().Types())
-		externalToken = webhook.HandleExternalToken(webhook.ExternalTokenConfig{
-			ProjectID:  cfg.DescopeProjectID,
-			Secrets:    cfg.externalTokenSecrets(),
-			Exchanger:  gate.Sessions(admitted), // in arrival order with /exchange when signing is local
-			Removed:    gate.Removed,
-			Guard:      guard,
-			RemovedTTL: cfg.LifecycleRemovedTTL,
-			Access:     roles,
-			Log:        log,
-			Metrics:    m,
-		})
+// externalTokenHandler is the connector route, nil (no route) without its
+// credentials.
+func externalTokenHandler(c *core, log *slog.Logger, m *metrics.Metrics, gate *flow.RemovalGate,
+	guard *webhook.Guard, exchanger bridge.Exchanger) http.Handler {
+	cfg := c.cfg
+	if !cfg.externalTokenEnabled() {
+		return nil
 	}
-	if cfg.auditWebhookEnabled() {
-		log.Info("audit route enabled", "route", "/webhook/audit",
-			"authentication", cfg.auditSecrets().Types())
-		audit = webhook.HandleAudit(webhook.AuditConfig{
-			ProjectID:           cfg.DescopeProjectID,
-			Secrets:             cfg.auditSecrets(),
-			Queue:               lc.queue,
-			Marks:               lc.marks,
-			RevokeOnMaxAttempts: cfg.AuditWebhookRevokeOnMaxAttempts,
-			Guard:               guard,
-			QueueCapacity:       cfg.LifecycleQueueSize,
-			Log:                 log,
-			Metrics:             m,
-		})
+	for _, gap := range c.exchange.Mapping.ConnectorGaps() {
+		log.Warn("this gate refuses connector calls that lack what it reads (Descope's user record has no amr and no dct); "+
+			"set \"connector\": \"skip\" on it in IDENTITY_MAPPING if it should not judge them", "gate", gap)
 	}
-	return externalToken, audit
+	log.Info("connector route enabled", "route", "/webhook/external-token",
+		"authentication", cfg.Webhook.ExternalTokenSecrets().Types())
+	return webhook.HandleExternalToken(webhook.ExternalTokenConfig{
+		ProjectID:  cfg.Descope.ProjectID,
+		Secrets:    cfg.Webhook.ExternalTokenSecrets(),
+		Exchanger:  exchanger,
+		Removed:    gate.Removed,
+		Guard:      guard,
+		RemovedTTL: cfg.Lifecycle.RemovedTTL,
+		Access:     c.roles, // Validate requires the management key
+		Log:        log,
+		Metrics:    m,
+	})
+}
+
+// auditHandler is the audit route, nil (no route) without its credentials.
+func auditHandler(cfg *Config, log *slog.Logger, m *metrics.Metrics, guard *webhook.Guard, lc *lifecycle) http.Handler {
+	if lc == nil {
+		return nil
+	}
+	log.Info("audit route enabled", "route", "/webhook/audit",
+		"authentication", cfg.Webhook.AuditSecrets().Types())
+	return webhook.HandleAudit(webhook.AuditConfig{
+		ProjectID:           cfg.Descope.ProjectID,
+		Secrets:             cfg.Webhook.AuditSecrets(),
+		Queue:               lc.queue,
+		Marks:               lc.marks,
+		RevokeOnMaxAttempts: cfg.Webhook.RevokeOnMaxAttempts,
+		Guard:               guard,
+		QueueCapacity:       cfg.Lifecycle.QueueSize,
+		Log:                 log,
+		Metrics:             m,
+	})
 }
 
 // serve runs the server and background work until ctx ends, then shuts down
 // gracefully within ShutdownTimeout.
 func (s *service) serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.ListenHost, strconv.Itoa(s.cfg.Port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Server.ListenHost, strconv.Itoa(s.cfg.Server.Port)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
@@ -332,7 +321,7 @@ func (s *service) serve(ctx context.Context) error {
 
 	errc := make(chan error, 2)
 	if s.metricsHandler != nil {
-		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		mln, err := net.Listen("tcp", s.cfg.Server.MetricsAddr)
 		if err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("listening for metrics: %w", err)
@@ -359,8 +348,8 @@ func (s *service) serve(ctx context.Context) error {
 	}
 
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.DescopeProjectID,
-		"firebase_project", s.cfg.FirebaseProjectID)
+	s.log.Info("bridge listening", "addr", s.addr, "descope_project", s.cfg.Descope.ProjectID,
+		"firebase_project", s.cfg.Firebase.Project())
 	close(s.ready)
 
 	select {
@@ -402,16 +391,16 @@ func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.L
 	if s.lifecycle != nil {
 		go func() {
 			defer close(lifecycleDone)
-			s.lifecycle.drain(start.Add(s.cfg.ShutdownTimeout-500*time.Millisecond), stopWorkers, workersDone)
+			s.lifecycle.drain(start.Add(s.cfg.Server.ShutdownTimeout-500*time.Millisecond), stopWorkers, workersDone)
 		}()
 	} else {
 		close(lifecycleDone)
 	}
 	defer func() { <-lifecycleDone }()
-	s.log.Info("shutting down: draining", "drain", s.cfg.ShutdownDrain.String(),
-		"timeout", s.cfg.ShutdownTimeout.String())
-	time.Sleep(s.cfg.ShutdownDrain)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout-time.Since(start))
+	s.log.Info("shutting down: draining", "drain", s.cfg.Server.ShutdownDrain.String(),
+		"timeout", s.cfg.Server.ShutdownTimeout.String())
+	time.Sleep(s.cfg.Server.ShutdownDrain)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout-time.Since(start))
 	defer cancel()
 	var cut bool
 	for _, srv := range servers {
@@ -429,7 +418,7 @@ func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.L
 	}
 	if cut {
 		s.log.Error("shutdown timed out: requests still running were cut off",
-			"timeout", s.cfg.ShutdownTimeout.String())
+			"timeout", s.cfg.Server.ShutdownTimeout.String())
 		return errLoggedShutdown
 	}
 	s.log.Info("shut down", "took_ms", time.Since(start).Milliseconds())
@@ -509,28 +498,4 @@ func (s *service) announceReady(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// newFirebase builds the Admin SDK client the service and `bridge
-// reconcile` share; observe is told each IAM signBlob attempt (keyless).
-func newFirebase(ctx context.Context, cfg *Config, observe func(string, time.Duration)) (*firebase.Client, error) {
-	if cfg.FirebaseAuthEmulatorHost != "" {
-		// The Admin SDK takes emulator mode from the environment only.
-		if err := os.Setenv("FIREBASE_AUTH_EMULATOR_HOST", cfg.FirebaseAuthEmulatorHost); err != nil {
-			return nil, fmt.Errorf("setting emulator host: %w", err)
-		}
-	}
-	fbc, err := firebase.New(ctx, firebase.Config{
-		ProjectID:           cfg.FirebaseProjectID,
-		CredentialsJSON:     []byte(cfg.FirebaseServiceAccountJSON),
-		CredentialsFile:     cfg.GoogleApplicationCredentials,
-		ServiceAccountEmail: cfg.FirebaseServiceAccountEmail,
-		EmulatorHost:        cfg.FirebaseAuthEmulatorHost,
-		Options:             cfg.googleOptions,
-		IAM:                 firebase.IAMOptions{Base: cfg.iamBase, Observe: observe},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("building firebase client: %w", err)
-	}
-	return fbc, nil
 }

@@ -1,4 +1,4 @@
-package bridge
+package flow
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dfbridge/dfbridge/bridge"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,15 +18,15 @@ import (
 // exchange starts, is recorded, and waits for release.
 type gatedExchanger struct{ gatedMinter }
 
-func (x *gatedExchanger) Exchange(ctx context.Context, token string) (*Result, error) {
-	tok, err := x.Mint(ctx, Identity{UID: token})
+func (x *gatedExchanger) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
+	tok, err := x.Mint(ctx, bridge.Identity{UID: token})
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Token: tok.Token, UID: token}, nil
+	return &bridge.Result{Token: tok.Token, UID: token}, nil
 }
 
-func (x *gatedExchanger) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+func (x *gatedExchanger) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
 	return x.Exchange(ctx, s.UserID)
 }
 
@@ -49,10 +51,10 @@ func TestAdmissionRunsABoundedNumberInArrivalOrder(t *testing.T) {
 				defer wg.Done()
 				// Exchanges of tokens and of verified sessions (the
 				// connector route) share the one queue.
-				exchange := func() (*Result, error) { return a.Exchange(context.Background(), fmt.Sprint("U", i)) }
+				exchange := func() (*bridge.Result, error) { return a.Exchange(context.Background(), fmt.Sprint("U", i)) }
 				if i%2 == 1 {
-					exchange = func() (*Result, error) {
-						return a.ExchangeSession(context.Background(), &Session{UserID: fmt.Sprint("U", i)})
+					exchange = func() (*bridge.Result, error) {
+						return a.ExchangeSession(context.Background(), &bridge.Session{UserID: fmt.Sprint("U", i)})
 					}
 				}
 				res, err := exchange()
@@ -89,10 +91,10 @@ func TestAdmissionShedsWhenTheQueueIsFullOrTheWaitTooLong(t *testing.T) {
 		synctest.Wait()
 
 		_, err := a.Exchange(context.Background(), "U2")
-		assert.Equal(t, CodeBusy, CodeOf(err), "a full queue sheds at once")
+		assert.Equal(t, bridge.CodeBusy, bridge.CodeOf(err), "a full queue sheds at once")
 
 		err = <-waited // U0 never finishes: U1 gives up after MaxWait
-		assert.Equal(t, CodeBusy, CodeOf(err))
+		assert.Equal(t, bridge.CodeBusy, bridge.CodeOf(err))
 		assert.Equal(t, []string{"U0"}, inner.started)
 
 		// The shed waiter left the queue: the next one may wait again.

@@ -1,4 +1,4 @@
-package bridge
+package flow
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,7 +37,7 @@ type countingExchanger struct {
 	gate  chan struct{}
 }
 
-func (x *countingExchanger) Exchange(_ context.Context, token string) (*Result, error) {
+func (x *countingExchanger) Exchange(_ context.Context, token string) (*bridge.Result, error) {
 	if x.gate != nil {
 		<-x.gate
 	}
@@ -45,11 +47,16 @@ func (x *countingExchanger) Exchange(_ context.Context, token string) (*Result, 
 	if x.err != nil {
 		return nil, x.err
 	}
-	return &Result{
+	return &bridge.Result{
 		Token:     fmt.Sprintf("custom-%d", x.calls),
 		UID:       subOf(token),
 		ExpiresAt: time.Now().Add(time.Hour),
 	}, nil
+}
+
+// ExchangeSession counts as an exchange of the session's user.
+func (x *countingExchanger) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
+	return x.Exchange(ctx, s.UserID)
 }
 
 func (x *countingExchanger) count() int {
@@ -89,7 +96,7 @@ func (l *lookups) get(result string) int {
 	return l.counts[result]
 }
 
-func newCache(t *testing.T, next TokenExchanger, size int, ttl time.Duration, l *lookups) *ExchangeCache {
+func newCache(t *testing.T, next bridge.Exchanger, size int, ttl time.Duration, l *lookups) *ExchangeCache {
 	t.Helper()
 	cfg := CacheConfig{Size: size, TTL: ttl}
 	if l != nil {
@@ -293,7 +300,7 @@ type mappedExchanger struct {
 	prefix string
 }
 
-func (x *mappedExchanger) Exchange(ctx context.Context, token string) (*Result, error) {
+func (x *mappedExchanger) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
 	res, err := x.countingExchanger.Exchange(ctx, token)
 	if err == nil {
 		res.UID = x.prefix + res.UID
@@ -354,7 +361,7 @@ func TestExchangeCacheMergesConcurrentExchangesOfOneSession(t *testing.T) {
 		tok := sessionJWT(t, "U1", now, now.Add(10*time.Minute))
 
 		const callers = 5
-		results := make(chan *Result, callers)
+		results := make(chan *bridge.Result, callers)
 		for range callers {
 			go func() {
 				res, err := c.Exchange(ctx, tok)
@@ -379,13 +386,13 @@ func TestExchangeCacheDoesNotCacheRefusals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
-		refusal := Errorf(CodeKeysUnavailable, "keys not loaded")
+		refusal := bridge.Errorf(bridge.CodeKeysUnavailable, "keys not loaded")
 		inner := &countingExchanger{err: refusal}
 		c := newCache(t, inner, 16, 5*time.Minute, nil)
 		tok := sessionJWT(t, "U1", now, now.Add(10*time.Minute))
 		for range 2 {
 			_, err := c.Exchange(ctx, tok)
-			assert.Equal(t, CodeKeysUnavailable, CodeOf(err))
+			assert.Equal(t, bridge.CodeKeysUnavailable, bridge.CodeOf(err))
 		}
 		assert.Equal(t, 2, inner.count())
 		assert.Equal(t, 0, c.Len())

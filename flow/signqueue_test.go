@@ -1,4 +1,4 @@
-package bridge
+package flow
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+
+	"github.com/dfbridge/dfbridge/bridge"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,7 +24,7 @@ type gatedMinter struct {
 	started []string
 }
 
-func (m *gatedMinter) Mint(_ context.Context, id Identity) (*CustomToken, error) {
+func (m *gatedMinter) Mint(_ context.Context, id bridge.Identity) (*bridge.CustomToken, error) {
 	m.mu.Lock()
 	m.running++
 	m.most = max(m.most, m.running)
@@ -32,7 +34,7 @@ func (m *gatedMinter) Mint(_ context.Context, id Identity) (*CustomToken, error)
 	m.mu.Lock()
 	m.running--
 	m.mu.Unlock()
-	return &CustomToken{Token: "token-for-" + id.UID}, nil
+	return &bridge.CustomToken{Token: "token-for-" + id.UID}, nil
 }
 
 func TestSignQueue(t *testing.T) {
@@ -46,7 +48,7 @@ func TestSignQueue(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				tok, err := q.Mint(context.Background(), Identity{UID: fmt.Sprint("U", i)})
+				tok, err := q.Mint(context.Background(), bridge.Identity{UID: fmt.Sprint("U", i)})
 				assert.NoError(t, err)
 				assert.Equal(t, fmt.Sprint("token-for-U", i), tok.Token)
 			}()
@@ -69,12 +71,12 @@ func TestSignQueueCallerThatGivesUp(t *testing.T) {
 		q, err := NewSignQueue(inner, 1)
 		require.NoError(t, err)
 
-		go func() { _, _ = q.Mint(context.Background(), Identity{UID: "U0"}) }()
+		go func() { _, _ = q.Mint(context.Background(), bridge.Identity{UID: "U0"}) }()
 		synctest.Wait()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
-			_, err := q.Mint(ctx, Identity{UID: "U1"})
+			_, err := q.Mint(ctx, bridge.Identity{UID: "U1"})
 			done <- err
 		}()
 		synctest.Wait()

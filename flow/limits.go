@@ -1,8 +1,10 @@
-package bridge
+package flow
 
 import (
 	"context"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Limiter admits or refuses one more event for a key. When it refuses,
@@ -11,28 +13,13 @@ type Limiter interface {
 	Allow(key string) (ok bool, retryAfter time.Duration)
 }
 
-// RateLimitError is the cause inside a CodeRateLimited refusal. It carries
-// when to retry, so the HTTP layer can say so in Retry-After.
-type RateLimitError struct {
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	return "rate limited; retry in " + e.RetryAfter.Round(time.Millisecond).String()
-}
-
-// RateLimited returns the refusal for a key that l turned away.
-func RateLimited(retryAfter time.Duration, detail string) *Error {
-	return Wrap(CodeRateLimited, &RateLimitError{RetryAfter: retryAfter}, detail)
-}
-
 // LimitUsers returns a Verifier that admits each user's verified sessions at
 // l's rate. It runs after verification, so the key is a user Descope vouched
 // for, not something a caller can vary at will; it stops one stolen or
 // looping session from minting tokens (and, keyless, spending IAM signing
 // quota) without bound. Sessions past the limit are refused with
 // CodeRateLimited before any mapping or minting.
-func LimitUsers(v Verifier, l Limiter) Verifier {
+func LimitUsers(v bridge.Verifier, l Limiter) bridge.Verifier {
 	return LimitExchanges(v, perUser{l})
 }
 
@@ -68,25 +55,25 @@ func ClientAddr(ctx context.Context) string {
 // LimitExchanges returns a Verifier that admits each verified session
 // through l: the per-address and per-user limits of every instance at once,
 // checked together once the user is known.
-func LimitExchanges(v Verifier, l ExchangeLimiter) Verifier {
+func LimitExchanges(v bridge.Verifier, l ExchangeLimiter) bridge.Verifier {
 	return sharedLimitVerifier{next: v, limit: l}
 }
 
 type sharedLimitVerifier struct {
-	next  Verifier
+	next  bridge.Verifier
 	limit ExchangeLimiter
 }
 
-func (v sharedLimitVerifier) Verify(ctx context.Context, token string) (*Session, error) {
+func (v sharedLimitVerifier) Verify(ctx context.Context, token string) (*bridge.Session, error) {
 	s, err := v.next.Verify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	if ok, wait, scope := v.limit.AllowExchange(ctx, ClientAddr(ctx), s.UserID); !ok {
 		if scope == "client" {
-			return nil, RateLimited(wait, "client is over the per-address limit")
+			return nil, bridge.RateLimited(wait, "client is over the per-address limit")
 		}
-		return nil, RateLimited(wait, "user "+s.UserID+" is over the per-user exchange limit")
+		return nil, bridge.RateLimited(wait, "user "+s.UserID+" is over the per-user exchange limit")
 	}
 	return s, nil
 }

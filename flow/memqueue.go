@@ -1,9 +1,11 @@
-package bridge
+package flow
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // MemoryQueue is the lifecycle queue of a single instance: a bounded FIFO of
@@ -18,7 +20,7 @@ type MemoryQueue struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	order   []string // keys waiting, oldest first
-	waiting map[string]*Job
+	waiting map[string]*bridge.Job
 	running map[string]bool
 	// again holds keys that got a job while running: they re-enter order
 	// when their run ends.
@@ -28,13 +30,13 @@ type MemoryQueue struct {
 	busy int
 }
 
-var _ JobQueue = (*MemoryQueue)(nil)
+var _ bridge.JobQueue = (*MemoryQueue)(nil)
 
 // NewMemoryQueue returns a queue holding at most size waiting keys.
 func NewMemoryQueue(size int) *MemoryQueue {
 	q := &MemoryQueue{
 		size:    size,
-		waiting: map[string]*Job{},
+		waiting: map[string]*bridge.Job{},
 		running: map[string]bool{},
 		again:   map[string]bool{},
 	}
@@ -44,11 +46,11 @@ func NewMemoryQueue(size int) *MemoryQueue {
 
 // Enqueue implements JobQueue: all of jobs are taken, or none when the
 // new keys among them do not fit.
-func (q *MemoryQueue) Enqueue(_ context.Context, jobs []Job) error {
+func (q *MemoryQueue) Enqueue(_ context.Context, jobs []bridge.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return ErrQueueClosed
+		return bridge.ErrQueueClosed
 	}
 	fresh := 0
 	seen := make(map[string]bool, len(jobs))
@@ -60,7 +62,7 @@ func (q *MemoryQueue) Enqueue(_ context.Context, jobs []Job) error {
 		}
 	}
 	if len(q.waiting)+fresh > q.size {
-		return ErrQueueFull
+		return bridge.ErrQueueFull
 	}
 	for _, j := range jobs {
 		k := j.Key()
@@ -104,12 +106,12 @@ func (q *MemoryQueue) Close() {
 
 // next blocks until a job can run, and returns it; ok is false once the
 // queue is closed and empty, or stop is set.
-func (q *MemoryQueue) next(stop func() bool) (Job, bool) {
+func (q *MemoryQueue) next(stop func() bool) (bridge.Job, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
 		if stop() {
-			return Job{}, false
+			return bridge.Job{}, false
 		}
 		if len(q.order) > 0 {
 			k := q.order[0]
@@ -122,7 +124,7 @@ func (q *MemoryQueue) next(stop func() bool) (Job, bool) {
 			return *j, true
 		}
 		if q.closed {
-			return Job{}, false
+			return bridge.Job{}, false
 		}
 		q.cond.Wait()
 	}
@@ -144,7 +146,7 @@ func (q *MemoryQueue) done(k string) {
 // drained, or until ctx ends (then jobs still waiting are left, and Run
 // returns how many). A job h fails is retried with retry's backoff; after
 // the last attempt it is dropped and reported to failed, if set.
-func (q *MemoryQueue) Run(ctx context.Context, workers int, retry Retry, h JobHandler, failed func(Job, error)) int {
+func (q *MemoryQueue) Run(ctx context.Context, workers int, retry bridge.Retry, h bridge.JobHandler, failed func(bridge.Job, error)) int {
 	stop := func() bool { return ctx.Err() != nil }
 	// Wake waiting workers when ctx ends.
 	stopWaking := context.AfterFunc(ctx, func() {

@@ -1,4 +1,4 @@
-package bridge_test
+package flow_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 func userJob(id string) bridge.Job { return bridge.Job{Kind: bridge.JobUser, UserID: id} }
@@ -20,7 +21,7 @@ func TestMemoryQueue(t *testing.T) {
 	fast := bridge.Retry{Attempts: 3, Base: time.Millisecond, Max: 2 * time.Millisecond}
 
 	t.Run("jobs for one waiting user merge into one", func(t *testing.T) {
-		q := bridge.NewMemoryQueue(10)
+		q := flow.NewMemoryQueue(10)
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{userJob("U1"), {Kind: bridge.JobUser, UserID: "U1", Revoke: true, LoginIDs: []string{"a"}}}))
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{{Kind: bridge.JobUser, UserID: "U1", LoginIDs: []string{"b"}}}))
 		assert.Equal(t, 1, q.Depth())
@@ -33,7 +34,7 @@ func TestMemoryQueue(t *testing.T) {
 	})
 
 	t.Run("a full queue takes none of a batch", func(t *testing.T) {
-		q := bridge.NewMemoryQueue(2)
+		q := flow.NewMemoryQueue(2)
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{userJob("U1")}))
 		err := q.Enqueue(t.Context(), []bridge.Job{userJob("U2"), userJob("U3")})
 		assert.ErrorIs(t, err, bridge.ErrQueueFull)
@@ -42,7 +43,7 @@ func TestMemoryQueue(t *testing.T) {
 	})
 
 	t.Run("a closed queue refuses jobs and its workers finish what waits", func(t *testing.T) {
-		q := bridge.NewMemoryQueue(10)
+		q := flow.NewMemoryQueue(10)
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{userJob("U1"), userJob("U2")}))
 		q.Close()
 		assert.ErrorIs(t, q.Enqueue(t.Context(), []bridge.Job{userJob("U3")}), bridge.ErrQueueClosed)
@@ -53,7 +54,7 @@ func TestMemoryQueue(t *testing.T) {
 	})
 
 	t.Run("one user is never synced twice at once, and a job that arrives mid-run runs after it", func(t *testing.T) {
-		q := bridge.NewMemoryQueue(10)
+		q := flow.NewMemoryQueue(10)
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{userJob("U1")}))
 		var running, overlaps, runs atomic.Int32
 		started := make(chan struct{}, 10)
@@ -85,7 +86,7 @@ func TestMemoryQueue(t *testing.T) {
 	})
 
 	t.Run("a retryable failure is retried; one no retry can fix is not", func(t *testing.T) {
-		q := bridge.NewMemoryQueue(10)
+		q := flow.NewMemoryQueue(10)
 		require.NoError(t, q.Enqueue(t.Context(), []bridge.Job{userJob("flaky"), userJob("broken"), userJob("down")}))
 		q.Close()
 		var mu sync.Mutex

@@ -1,8 +1,10 @@
-package bridge
+package flow
 
 import (
 	"context"
 	"errors"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // SignQueue lets at most n signatures run at once and makes the rest wait
@@ -13,15 +15,15 @@ import (
 // waits only for those ahead of it. Keyless signing waits on the network
 // instead, and should not be queued this way.
 type SignQueue struct {
-	next  Minter
+	next  bridge.Minter
 	slots chan struct{}
 }
 
-var _ Minter = (*SignQueue)(nil)
+var _ bridge.Minter = (*SignQueue)(nil)
 
 // NewSignQueue wraps next so that at most n of its Mint calls run at once;
 // n is normally the number of cores the process may use.
-func NewSignQueue(next Minter, n int) (*SignQueue, error) {
+func NewSignQueue(next bridge.Minter, n int) (*SignQueue, error) {
 	if n < 1 {
 		return nil, errors.New("sign queue needs at least one slot")
 	}
@@ -31,7 +33,7 @@ func NewSignQueue(next Minter, n int) (*SignQueue, error) {
 // Mint waits for a slot, in arrival order (a channel's waiting senders are
 // served first in, first out), then mints. A caller that gives up while
 // waiting leaves the queue with its context's error.
-func (q *SignQueue) Mint(ctx context.Context, id Identity) (*CustomToken, error) {
+func (q *SignQueue) Mint(ctx context.Context, id bridge.Identity) (*bridge.CustomToken, error) {
 	select {
 	case q.slots <- struct{}{}:
 	case <-ctx.Done():

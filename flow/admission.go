@@ -1,10 +1,12 @@
-package bridge
+package flow
 
 import (
 	"context"
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -20,7 +22,7 @@ import (
 // sheds the request with CodeBusy (503, Retry-After) rather than letting
 // latency grow without bound.
 type Admission struct {
-	next     AdmittedExchanger
+	next     bridge.Exchanger
 	slots    *semaphore.Weighted
 	queued   atomic.Int64
 	maxQueue int64
@@ -29,15 +31,7 @@ type Admission struct {
 	Observe func(wait time.Duration)
 }
 
-var _ AdmittedExchanger = (*Admission)(nil)
-
-// AdmittedExchanger is what Admission queues: the exchange of a session
-// token (POST /exchange) and of a session already verified (the connector
-// route). *Exchanger is one.
-type AdmittedExchanger interface {
-	TokenExchanger
-	ExchangeSession(ctx context.Context, s *Session) (*Result, error)
-}
+var _ bridge.Exchanger = (*Admission)(nil)
 
 // AdmissionConfig sizes the queue.
 type AdmissionConfig struct {
@@ -51,7 +45,7 @@ type AdmissionConfig struct {
 }
 
 // NewAdmission wraps next with a first-come-first-served admission queue.
-func NewAdmission(next AdmittedExchanger, cfg AdmissionConfig) (*Admission, error) {
+func NewAdmission(next bridge.Exchanger, cfg AdmissionConfig) (*Admission, error) {
 	if cfg.InFlight < 1 || cfg.MaxQueue < 0 || cfg.MaxWait <= 0 {
 		return nil, errors.New("admission needs at least one exchange in flight, a queue of zero or more and a positive wait")
 	}
@@ -60,7 +54,7 @@ func NewAdmission(next AdmittedExchanger, cfg AdmissionConfig) (*Admission, erro
 }
 
 // Exchange waits for its turn, then exchanges token.
-func (a *Admission) Exchange(ctx context.Context, token string) (*Result, error) {
+func (a *Admission) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
 	if err := a.admit(ctx); err != nil {
 		return nil, err
 	}
@@ -69,7 +63,7 @@ func (a *Admission) Exchange(ctx context.Context, token string) (*Result, error)
 }
 
 // ExchangeSession waits for its turn, then exchanges s.
-func (a *Admission) ExchangeSession(ctx context.Context, s *Session) (*Result, error) {
+func (a *Admission) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
 	if err := a.admit(ctx); err != nil {
 		return nil, err
 	}
@@ -85,7 +79,7 @@ func (a *Admission) admit(ctx context.Context) error {
 	if !a.slots.TryAcquire(1) {
 		if a.queued.Add(1) > a.maxQueue {
 			a.queued.Add(-1)
-			return Errorf(CodeBusy, "exchange queue full")
+			return bridge.Errorf(bridge.CodeBusy, "exchange queue full")
 		}
 		wctx, cancel := context.WithTimeout(ctx, a.maxWait)
 		err := a.slots.Acquire(wctx, 1)
@@ -95,7 +89,7 @@ func (a *Admission) admit(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return Errorf(CodeBusy, "waited %s for a turn", a.maxWait)
+			return bridge.Errorf(bridge.CodeBusy, "waited %s for a turn", a.maxWait)
 		}
 	}
 	if a.Observe != nil {

@@ -1,7 +1,9 @@
-package bridge
+package flow
 
 import (
 	"context"
+
+	"github.com/dfbridge/dfbridge/bridge"
 
 	"golang.org/x/time/rate"
 )
@@ -13,12 +15,12 @@ import (
 
 // ThrottledUsers is a UserLoader held to a rate.
 type ThrottledUsers struct {
-	UserLoader
+	bridge.UserLoader
 	Limit *rate.Limiter
 }
 
 // LoadUser implements UserLoader.
-func (t ThrottledUsers) LoadUser(ctx context.Context, userID string) (*DescopeUser, error) {
+func (t ThrottledUsers) LoadUser(ctx context.Context, userID string) (*bridge.DescopeUser, error) {
 	if err := wait(ctx, t.Limit); err != nil {
 		return nil, err
 	}
@@ -27,12 +29,12 @@ func (t ThrottledUsers) LoadUser(ctx context.Context, userID string) (*DescopeUs
 
 // ThrottledAccounts is an Accounts held to a rate, each call one token.
 type ThrottledAccounts struct {
-	Accounts
+	bridge.Accounts
 	Limit *rate.Limiter
 }
 
 // Account implements Accounts.
-func (t ThrottledAccounts) Account(ctx context.Context, ref AccountRef) (*Account, error) {
+func (t ThrottledAccounts) Account(ctx context.Context, ref bridge.AccountRef) (*bridge.Account, error) {
 	if err := wait(ctx, t.Limit); err != nil {
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func (t ThrottledAccounts) Account(ctx context.Context, ref AccountRef) (*Accoun
 }
 
 // UpdateAccount implements Accounts.
-func (t ThrottledAccounts) UpdateAccount(ctx context.Context, ref AccountRef, u AccountUpdate) error {
+func (t ThrottledAccounts) UpdateAccount(ctx context.Context, ref bridge.AccountRef, u bridge.AccountUpdate) error {
 	if err := wait(ctx, t.Limit); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func (t ThrottledAccounts) UpdateAccount(ctx context.Context, ref AccountRef, u 
 }
 
 // SetClaims implements Accounts.
-func (t ThrottledAccounts) SetClaims(ctx context.Context, ref AccountRef, claims map[string]any) error {
+func (t ThrottledAccounts) SetClaims(ctx context.Context, ref bridge.AccountRef, claims map[string]any) error {
 	if err := wait(ctx, t.Limit); err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ func (t ThrottledAccounts) SetClaims(ctx context.Context, ref AccountRef, claims
 }
 
 // RevokeSessions implements Accounts.
-func (t ThrottledAccounts) RevokeSessions(ctx context.Context, ref AccountRef) error {
+func (t ThrottledAccounts) RevokeSessions(ctx context.Context, ref bridge.AccountRef) error {
 	if err := wait(ctx, t.Limit); err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func (t ThrottledAccounts) RevokeSessions(ctx context.Context, ref AccountRef) e
 }
 
 // DeleteAccount implements Accounts.
-func (t ThrottledAccounts) DeleteAccount(ctx context.Context, ref AccountRef) error {
+func (t ThrottledAccounts) DeleteAccount(ctx context.Context, ref bridge.AccountRef) error {
 	if err := wait(ctx, t.Limit); err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func (t ThrottledAccounts) DeleteAccount(ctx context.Context, ref AccountRef) er
 }
 
 // CreateAccount implements Accounts.
-func (t ThrottledAccounts) CreateAccount(ctx context.Context, ref AccountRef, c AccountCreate) error {
+func (t ThrottledAccounts) CreateAccount(ctx context.Context, ref bridge.AccountRef, c bridge.AccountCreate) error {
 	if err := wait(ctx, t.Limit); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package bridge
+package flow
 
 import (
 	"context"
@@ -10,16 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dfbridge/dfbridge/bridge"
+
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 )
-
-// TokenExchanger is an exchange seen from the outside: a session token in, a
-// custom token out. *Exchanger is one, and so is *ExchangeCache, which wraps
-// one; the HTTP layer's Exchanger interface is the same method.
-type TokenExchanger interface {
-	Exchange(ctx context.Context, token string) (*Result, error)
-}
 
 // CacheConfig tunes an ExchangeCache.
 type CacheConfig struct {
@@ -54,7 +49,7 @@ const inFlightTimeout = 15 * time.Second
 // Concurrent exchanges of one session are merged into one. Refusals and
 // failures are never cached.
 type ExchangeCache struct {
-	next    TokenExchanger
+	next    bridge.Exchanger
 	ttl     time.Duration
 	observe func(string)
 	now     func() time.Time
@@ -68,15 +63,17 @@ type ExchangeCache struct {
 }
 
 type cacheEntry struct {
-	res Result
+	res bridge.Result
 	// user is the session's Descope user (dsub, else sub), which lifecycle
 	// events name; res.UID is the Firebase UID it mapped to.
 	user       string
 	validUntil time.Time
 }
 
+var _ bridge.Exchanger = (*ExchangeCache)(nil)
+
 // NewExchangeCache wraps next with a cache.
-func NewExchangeCache(next TokenExchanger, cfg CacheConfig) (*ExchangeCache, error) {
+func NewExchangeCache(next bridge.Exchanger, cfg CacheConfig) (*ExchangeCache, error) {
 	if cfg.Size <= 0 {
 		return nil, errors.New("exchange cache size must be positive")
 	}
@@ -96,7 +93,7 @@ func NewExchangeCache(next TokenExchanger, cfg CacheConfig) (*ExchangeCache, err
 
 // Exchange returns the cached result for token while it is valid, and
 // otherwise exchanges token through the wrapped exchanger.
-func (c *ExchangeCache) Exchange(ctx context.Context, token string) (*Result, error) {
+func (c *ExchangeCache) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
 	if token == "" {
 		return c.next.Exchange(ctx, token)
 	}
@@ -133,7 +130,7 @@ func (c *ExchangeCache) Exchange(ctx context.Context, token string) (*Result, er
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		res := *r.Val.(*Result)
+		res := *r.Val.(*bridge.Result)
 		return &res, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -142,7 +139,7 @@ func (c *ExchangeCache) Exchange(ctx context.Context, token string) (*Result, er
 
 // store remembers res until the earliest of the session's exp, TTL from now,
 // and the custom token's own expiry.
-func (c *ExchangeCache) store(key [sha256.Size]byte, token string, res *Result, gen uint64) {
+func (c *ExchangeCache) store(key [sha256.Size]byte, token string, res *bridge.Result, gen uint64) {
 	// The wrapped exchanger has just verified token, so its claims are
 	// authentic; a token whose exp cannot be read is not cached.
 	exp, user, ok := sessionClaims(token)
@@ -222,4 +219,10 @@ func sessionClaims(token string) (exp time.Time, user string, ok bool) {
 		user = claims.Sub
 	}
 	return time.Unix(claims.Exp, 0), user, true
+}
+
+// ExchangeSession passes a session already verified (the connector's) to
+// the wrapped exchanger: Descope's calls carry no token to key an entry on.
+func (c *ExchangeCache) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
+	return c.next.ExchangeSession(ctx, s)
 }
