@@ -112,6 +112,6 @@ func NewPipeline(ctx context.Context, s *StandIn) (*Pipeline, error) {
 
 // Handler is POST /exchange with the service's logger writing JSON lines to
 // w, over x (the exchanger, or a decorator of it).
-func (p *Pipeline) Handler(w io.Writer, x httpapi.Exchanger) http.Handler {
+func (p *Pipeline) Handler(w io.Writer, x bridge.Exchanger) http.Handler {
 	return httpapi.HandleExchange(httpapi.NewLogger(w, slog.LevelInfo), p.Metrics, x)
 }

@@ -19,6 +19,43 @@ const (
 	JobRoles JobKind = "roles"
 )
 
+// jobRoutes is the path of an audit event in one table: each Descope audit
+// action the bridge acts on (Descope's audit event reference), the job
+// kind it becomes, and the Lifecycle method that runs that kind. An action
+// missing here is counted as "other" and ignored; a new one is one line.
+var jobRoutes = []struct {
+	kind    JobKind
+	run     func(*Lifecycle, context.Context, Job) (Outcome, error)
+	actions map[string]ActionEffect
+}{
+	{JobUser, (*Lifecycle).runUser, map[string]ActionEffect{
+		"UserDeleted": {}, "UsersDeleted": {}, "UserModified": {}, "UsersModified": {},
+		"LoginExceedMaxAttempts": {Revokes: true},
+	}},
+	{JobRoles, (*Lifecycle).runRoles, map[string]ActionEffect{
+		"RoleCreated": {}, "RoleModified": {}, "RoleDeleted": {}, "RolesDeleted": {},
+		"PermissionCreated": {}, "PermissionModified": {}, "PermissionDeleted": {}, "PermissionsDeleted": {},
+	}},
+}
+
+// ActionEffect is what an audit action asks beyond its job kind.
+type ActionEffect struct {
+	// Revokes asks the job to revoke the user's sessions whatever else it
+	// finds (when the service is configured to: AUDIT_WEBHOOK_REVOKE_ON_MAX_ATTEMPTS).
+	Revokes bool
+}
+
+// JobFor is the job kind a Descope audit action becomes, and its effect;
+// ok is false for an action the bridge does not act on.
+func JobFor(action string) (kind JobKind, effect ActionEffect, ok bool) {
+	for _, r := range jobRoutes {
+		if e, found := r.actions[action]; found {
+			return r.kind, e, true
+		}
+	}
+	return "", ActionEffect{}, false
+}
+
 // Job is one unit of background lifecycle work. It carries no state to
 // trust: running it re-reads the truth from Descope, so a job is idempotent,
 // and two jobs for one user are one job (Merge).

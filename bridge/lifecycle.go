@@ -177,17 +177,28 @@ type Lifecycle struct {
 // table and queues the holders of the roles that changed or that the event
 // named.
 func (l *Lifecycle) Run(ctx context.Context, j Job) (Outcome, error) {
-	switch j.Kind {
-	case JobUser:
-		var adoptAt time.Time
-		if j.Adopt > 0 {
-			adoptAt = time.UnixMilli(j.Adopt)
+	for _, r := range jobRoutes {
+		if r.kind == j.Kind {
+			return r.run(l, ctx, j)
 		}
-		return l.converge(ctx, j.UserID, j.LoginIDs, j.Revoke, adoptAt)
-	case JobRoles:
-		return l.fanOut(ctx, j.Roles)
 	}
 	return "", Errorf(CodeBadRequest, "unknown job kind %q", j.Kind)
+}
+
+// runUser converges the job's user, adopting the account when the job
+// comes from a first exchange.
+func (l *Lifecycle) runUser(ctx context.Context, j Job) (Outcome, error) {
+	var adoptAt time.Time
+	if j.Adopt > 0 {
+		adoptAt = time.UnixMilli(j.Adopt)
+	}
+	return l.converge(ctx, j.UserID, j.LoginIDs, j.Revoke, adoptAt)
+}
+
+// runRoles refreshes the role table and queues the holders of the roles
+// that changed or that the event named.
+func (l *Lifecycle) runRoles(ctx context.Context, j Job) (Outcome, error) {
+	return l.fanOut(ctx, j.Roles)
 }
 
 // ErrFanOutCapped reports a roles job that found more holders than
@@ -225,18 +236,13 @@ func (l *Lifecycle) fanOut(ctx context.Context, named []string) (Outcome, error)
 	return OutcomeFannedOut, nil
 }
 
-// UserModified re-reads the user and brings the Firebase account in line:
+// converge re-reads the user and brings the Firebase account in line:
 // disabled status, email, display name, persistent claims. It revokes the
 // account's sessions when revoke is set, when the user is newly disabled, or
 // when the authorization its sessions may carry is not covered by the new
 // claims (see mustRevoke). A user Descope no longer has is ended as deleted
 // (whatever the event said: Descope is asked, so a stale or replayed
-// UserDeleted for a user who exists only syncs).
-func (l *Lifecycle) UserModified(ctx context.Context, userID string, loginIDs []string, revoke bool) (Outcome, error) {
-	return l.converge(ctx, userID, loginIDs, revoke, time.Time{})
-}
-
-// converge is UserModified, adopting the account when adoptAt is set: the
+// UserDeleted for a user who exists only syncs). When adoptAt is set the
 // bridge minted a token for the user at adoptAt, so the account at its UID
 // is the bridge's from its first sign-in (created here if the sign-in has
 // not happened yet), and reconcile can tell it apart from others.

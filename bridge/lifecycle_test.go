@@ -96,7 +96,7 @@ func TestUserDeleted(t *testing.T) {
 			}
 			lc := lifecycle(bridgetest.NewUsers(tc.descope...), accounts, tc.deleteAccts)
 
-			got, err := lc.UserModified(context.Background(), "U1", []string{"u1@example.com"}, false)
+			got, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1", LoginIDs: []string{"u1@example.com"}})
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 			acct, exists := accounts.Get(ref)
@@ -277,7 +277,7 @@ func TestUserModified(t *testing.T) {
 			accounts.Put(ref, tc.account)
 			lc := lifecycle(bridgetest.NewUsers(tc.user), accounts, false)
 
-			got, err := lc.UserModified(context.Background(), "U1", nil, tc.forceRevoke)
+			got, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1", Revoke: tc.forceRevoke})
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 			acct, ok := accounts.Get(ref)
@@ -288,7 +288,7 @@ func TestUserModified(t *testing.T) {
 			assert.Equal(t, tc.wantEmail, acct.Email)
 			assert.Equal(t, tc.wantName, acct.DisplayName)
 
-			again, err := lc.UserModified(context.Background(), "U1", nil, false)
+			again, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 			require.NoError(t, err)
 			assert.Equal(t, bridge.OutcomeUnchanged, again, "a second sync of the same state changes nothing")
 			after, _ := accounts.Get(ref)
@@ -302,7 +302,7 @@ func TestAnAccountMarkedBeforeOwnershipWasRecordedGetsARecord(t *testing.T) {
 	accounts.Put(ref, bridge.Account{Claims: marked(map[string]any{"roles": []any{"viewer"}})})
 	lc := lifecycle(bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer"}}), accounts, false)
 
-	got, err := lc.UserModified(context.Background(), "U1", nil, false)
+	got, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.NoError(t, err)
 	assert.Equal(t, bridge.OutcomeSynced, got)
 	acct, _ := accounts.Get(ref)
@@ -317,7 +317,7 @@ func TestMergedClaimsOverTheBudgetFailTheAccountAndDropNothing(t *testing.T) {
 	accounts.Put(ref, bridge.Account{Claims: withRecord(map[string]any{"roles": []any{"viewer"}, "other": big}, map[string]any{"k": []any{"roles"}})})
 	lc := lifecycle(bridgetest.NewUsers(bridge.DescopeUser{UserID: "U1", Roles: []string{"viewer", strings.Repeat("r", 200)}}), accounts, false)
 
-	_, err := lc.UserModified(context.Background(), "U1", nil, false)
+	_, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.Error(t, err)
 	assert.Equal(t, bridge.CodeClaimsTooLarge, bridge.CodeOf(err))
 	assert.False(t, bridge.Retryable(err), "no retry can make it fit")
@@ -334,21 +334,21 @@ func TestRemovedUsersAreMarkedAndRestored(t *testing.T) {
 	lc.Removed = removed
 	ctx := context.Background()
 
-	got, err := lc.UserModified(ctx, "U1", nil, false)
+	got, err := lc.Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.NoError(t, err)
 	assert.Equal(t, bridge.OutcomePlaceholder, got, "a disabled user with no account gets a disabled placeholder")
 	is, _ := removed.Removed(ctx, "U1")
 	assert.True(t, is, "a disabled user is marked removed")
 
 	users.Put(bridge.DescopeUser{UserID: "U1"})
-	got, err = lc.UserModified(ctx, "U1", nil, false)
+	got, err = lc.Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.NoError(t, err)
 	assert.Equal(t, bridge.OutcomeEnabled, got, "the placeholder the bridge disabled is enabled again")
 	is, _ = removed.Removed(ctx, "U1")
 	assert.False(t, is, "enabling the user lifts the mark")
 
 	users.Delete("U1")
-	_, err = lc.UserModified(ctx, "U1", nil, false)
+	_, err = lc.Run(ctx, bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.NoError(t, err)
 	is, _ = removed.Removed(ctx, "U1")
 	assert.True(t, is, "a deleted user is marked removed")
@@ -395,7 +395,7 @@ func TestUserModifiedForAUserDescopeNoLongerHasEndsTheAccount(t *testing.T) {
 	accounts.Put(ref, bridge.Account{})
 	lc := lifecycle(bridgetest.NewUsers(), accounts, false)
 
-	got, err := lc.UserModified(context.Background(), "U1", nil, false)
+	got, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 	require.NoError(t, err)
 	assert.Equal(t, bridge.OutcomeDisabled, got)
 	acct, _ := accounts.Get(ref)
@@ -416,7 +416,7 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			users: &bridgetest.Users{Err: boom},
 			accts: bridgetest.NewAccounts(),
 			run: func(l *bridge.Lifecycle) error {
-				_, err := l.UserModified(context.Background(), "U1", nil, false)
+				_, err := l.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 				return err
 			},
 		},
@@ -425,7 +425,7 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			users: &bridgetest.Users{Err: boom},
 			accts: bridgetest.NewAccounts(),
 			run: func(l *bridge.Lifecycle) error {
-				_, err := l.UserModified(context.Background(), "U1", nil, false)
+				_, err := l.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 				return err
 			},
 		},
@@ -434,7 +434,7 @@ func TestLifecycleFailuresAreReturned(t *testing.T) {
 			users: bridgetest.NewUsers(),
 			accts: &bridgetest.Accounts{Err: boom},
 			run: func(l *bridge.Lifecycle) error {
-				_, err := l.UserModified(context.Background(), "U1", nil, false)
+				_, err := l.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: "U1"})
 				return err
 			},
 		},

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,11 +17,6 @@ import (
 // MaxExchangeBody caps POST /exchange bodies. A session JWT is a few KB.
 const MaxExchangeBody = 32 << 10
 
-// Exchanger is what the exchange handler needs from the bridge.
-type Exchanger interface {
-	Exchange(ctx context.Context, token string) (*bridge.Result, error)
-}
-
 type exchangeRequest struct {
 	SessionJWT string `json:"sessionJwt"`
 }
@@ -36,7 +30,7 @@ type exchangeResponse struct {
 // HandleExchange serves POST /exchange: a Descope session JWT in, a Firebase
 // custom token out. The token comes as a Bearer credential or as
 // {"sessionJwt": ...}, the field name of Descope's own auth response.
-func HandleExchange(log *slog.Logger, m *metrics.Metrics, x Exchanger) http.Handler {
+func HandleExchange(log *slog.Logger, m *metrics.Metrics, x bridge.Exchanger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		token, err := sessionToken(w, r)

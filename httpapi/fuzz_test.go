@@ -29,6 +29,11 @@ func (a acceptOne) Exchange(_ context.Context, token string) (*bridge.Result, er
 	return &bridge.Result{Token: "custom", UID: "U2fuzz", ExpiresAt: time.Unix(1_800_000_000, 0)}, nil
 }
 
+// ExchangeSession is not reached through POST /exchange.
+func (a acceptOne) ExchangeSession(context.Context, *bridge.Session) (*bridge.Result, error) {
+	return nil, bridge.Errorf(bridge.CodeInternal, "POST /exchange exchanged a session")
+}
+
 // FuzzExchangeRequest sends arbitrary headers and bodies to POST /exchange.
 // Whatever arrives, the handler answers 200 or a 4xx in the API's shape with
 // the code's constant message (so nothing of the input is echoed), and hands

@@ -175,3 +175,7 @@ type exchangerFunc func(context.Context, string) (*bridge.Result, error)
 func (f exchangerFunc) Exchange(ctx context.Context, token string) (*bridge.Result, error) {
 	return f(ctx, token)
 }
+
+func (f exchangerFunc) ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error) {
+	return f(ctx, s.UserID)
+}

@@ -18,31 +18,20 @@ import (
 // data is well under it.
 const MaxAuditBody = 1 << 20
 
-// Audit event names the bridge acts on (Descope's audit event reference).
+// Labels of the webhook metric beside the audit actions themselves.
 const (
-	actionUserDeleted      = "UserDeleted"
-	actionUsersDeleted     = "UsersDeleted"
-	actionUserModified     = "UserModified"
-	actionUsersModified    = "UsersModified"
-	actionLoginMaxAttempts = "LoginExceedMaxAttempts"
-	// eventDelivery labels delivery-level outcomes in the webhook metric.
+	// eventDelivery labels delivery-level outcomes.
 	eventDelivery = "audit_delivery"
 	// eventOther labels every event the bridge does not act on, so the
 	// metric's label set stays bounded whatever Descope sends.
 	eventOther = "other"
 )
 
-// roleActions are the role and permission events: each refreshes the role
-// table and re-syncs the holders of what changed.
-var roleActions = map[string]bool{
-	"RoleCreated": true, "RoleModified": true, "RoleDeleted": true, "RolesDeleted": true,
-	"PermissionCreated": true, "PermissionModified": true, "PermissionDeleted": true, "PermissionsDeleted": true,
-}
-
-// userActions are the user events the bridge acts on.
-var userActions = map[string]bool{
-	actionUserDeleted: true, actionUsersDeleted: true, actionUserModified: true,
-	actionUsersModified: true, actionLoginMaxAttempts: true,
+// actedOn reports whether the bridge acts on an audit action: whether
+// bridge.JobFor, the one table of actions, knows it.
+func actedOn(action string) bool {
+	_, _, ok := bridge.JobFor(action)
+	return ok
 }
 
 // EventMarks remembers the audit events already accepted, by a key derived
@@ -229,7 +218,7 @@ func (c AuditConfig) refuse(w http.ResponseWriter, r *http.Request, resp auditRe
 
 // metricAction bounds the action label of the webhook metric.
 func metricAction(action string) string {
-	if userActions[action] || roleActions[action] {
+	if actedOn(action) {
 		return action
 	}
 	return eventOther
@@ -244,7 +233,8 @@ func (c AuditConfig) jobs(ctx context.Context, e auditEvent) []bridge.Job {
 			slog.String("action", e.Action), slog.String("project", e.ProjectID))
 		return nil
 	}
-	if roleActions[e.Action] {
+	kind, effect, _ := bridge.JobFor(e.Action)
+	if kind == bridge.JobRoles {
 		return []bridge.Job{{Kind: bridge.JobRoles, Roles: e.Roles}}
 	}
 	if len(e.UserIDs) == 0 {
@@ -252,7 +242,7 @@ func (c AuditConfig) jobs(ctx context.Context, e auditEvent) []bridge.Job {
 		c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event names no user; ignored", slog.String("action", e.Action))
 		return nil
 	}
-	revoke := e.Action == actionLoginMaxAttempts && c.RevokeOnMaxAttempts
+	revoke := effect.Revokes && c.RevokeOnMaxAttempts
 	jobs := make([]bridge.Job, 0, len(e.UserIDs))
 	for _, id := range e.UserIDs {
 		jobs = append(jobs, bridge.Job{Kind: bridge.JobUser, UserID: id, LoginIDs: e.LoginIDs, Revoke: revoke})
@@ -301,7 +291,7 @@ func readAuditRecord(raw json.RawMessage) (e auditEvent, act bool, err error) {
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return e, false, nil // not an object: nothing the bridge acts on
 	}
-	if json.Unmarshal(fields["action"], &e.Action) != nil || !(userActions[e.Action] || roleActions[e.Action]) {
+	if json.Unmarshal(fields["action"], &e.Action) != nil || !actedOn(e.Action) {
 		return auditEvent{}, false, nil
 	}
 	sum := sha256.Sum256(raw)
@@ -332,7 +322,7 @@ func readAuditEvent(m map[string]any) (auditEvent, error) {
 	if err != nil {
 		return e, err
 	}
-	if roleActions[e.Action] {
+	if kind, _, _ := bridge.JobFor(e.Action); kind == bridge.JobRoles {
 		e.Roles, err = roleNames(data)
 		return e, err
 	}

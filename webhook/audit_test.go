@@ -229,7 +229,7 @@ func TestAuditLoginExceedMaxAttempts(t *testing.T) {
 func (f *auditFixture) syncOnce(uid string) error {
 	lc := &bridge.Lifecycle{ProjectID: project, Users: f.users, Accounts: f.accounts,
 		Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()}}
-	_, err := lc.UserModified(context.Background(), uid, nil, false)
+	_, err := lc.Run(context.Background(), bridge.Job{Kind: bridge.JobUser, UserID: uid})
 	return err
 }
 

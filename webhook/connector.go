@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -21,18 +20,14 @@ const maxUserIDBytes = 512
 // eventExternalToken labels connector calls in the webhook metric.
 const eventExternalToken = "external_token"
 
-// Exchanger maps a session Descope vouches for and mints its token; the
-// connector uses the same mapping and policy as POST /exchange.
-type Exchanger interface {
-	ExchangeSession(ctx context.Context, s *bridge.Session) (*bridge.Result, error)
-}
-
 // ExternalTokenConfig configures the connector endpoint.
 type ExternalTokenConfig struct {
 	// ProjectID is the Descope project; sessions built from calls carry it.
 	ProjectID string
 	Secrets   Secrets
-	Exchanger Exchanger
+	// Exchanger maps the session Descope vouches for and mints its token
+	// (ExchangeSession): the same mapping and policy as POST /exchange.
+	Exchanger bridge.Exchanger
 	// Access resolves the permissions the user's roles grant: Descope's
 	// user record has roles and no permissions, so without it a permission
 	// claim or gate would differ from /exchange.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/httpapi"
 	"github.com/dfbridge/dfbridge/metrics"
@@ -15,7 +16,7 @@ import (
 type routeDeps struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
-	exchanger httpapi.Exchanger
+	exchanger bridge.Exchanger
 	traceProj string
 	readiness []httpapi.ReadinessCheck
 	// serveMetrics adds GET /metrics to these routes (METRICS_ON_MAIN_PORT).
