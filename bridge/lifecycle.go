@@ -393,11 +393,7 @@ func (l *Lifecycle) placeholder(ctx context.Context, ref AccountRef, userID stri
 // and the profile last, so that a failure part-way leaves the account no more
 // privileged than before and a retry finishes the job.
 func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool, adoptAt time.Time) (Outcome, error) {
-	if u.Disabled() {
-		if err := l.markRemoved(ctx, u.UserID); err != nil {
-			return "", err
-		}
-	} else if err := l.restore(ctx, u.UserID); err != nil {
+	if err := l.rememberStatus(ctx, u); err != nil {
 		return "", err
 	}
 	ref, id, acct, err := l.account(ctx, u)
@@ -414,17 +410,7 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool, adopt
 	if err != nil {
 		return "", err
 	}
-	own, recorded := ownerOf(acct)
-	if !recorded && !marked(acct) {
-		// First sight of this account: the bridge created it if it was
-		// created by a custom-token sign-in after the bridge minted one.
-		own.Created = len(acct.Providers) == 0 && !adoptAt.IsZero() &&
-			!acct.Created.Before(adoptAt.Add(-adoptSlack))
-	} else if !recorded {
-		// Marked before ownership was recorded, when the bridge wrote
-		// the profile of every account it marked.
-		own.Created = len(acct.Providers) == 0
-	}
+	own := ownershipOf(acct, adoptAt)
 	ours := jsonClaims(id.Claims)
 	if u.Disabled() && !acct.Disabled {
 		return l.disable(ctx, ref, acct, u.UserID, ours, own)
@@ -451,6 +437,41 @@ func (l *Lifecycle) sync(ctx context.Context, u *DescopeUser, revoke bool, adopt
 		upd.Disabled, changed = &enabled, true
 		outcome = OutcomeEnabled
 	}
+	return l.write(ctx, ref, acct, outcome, changed, upd, claims)
+}
+
+// rememberStatus marks a disabled user removed, and lifts the mark of an
+// enabled one.
+func (l *Lifecycle) rememberStatus(ctx context.Context, u *DescopeUser) error {
+	if u.Disabled() {
+		return l.markRemoved(ctx, u.UserID)
+	}
+	return l.restore(ctx, u.UserID)
+}
+
+// ownershipOf is what the bridge owns on acct: its record, or on first
+// sight what can be told of it.
+func ownershipOf(acct *Account, adoptAt time.Time) ownership {
+	own, recorded := ownerOf(acct)
+	switch {
+	case recorded:
+	case !marked(acct):
+		// First sight of this account: the bridge created it if it was
+		// created by a custom-token sign-in after the bridge minted one.
+		own.Created = len(acct.Providers) == 0 && !adoptAt.IsZero() &&
+			!acct.Created.Before(adoptAt.Add(-adoptSlack))
+	default:
+		// Marked before ownership was recorded, when the bridge wrote
+		// the profile of every account it marked.
+		own.Created = len(acct.Providers) == 0
+	}
+	return own
+}
+
+// write applies the profile update (when changed) and the claims (when
+// they differ), last, and says what the sync did.
+func (l *Lifecycle) write(ctx context.Context, ref AccountRef, acct *Account, outcome Outcome, changed bool,
+	upd AccountUpdate, claims map[string]any) (Outcome, error) {
 	if changed {
 		if err := l.Accounts.UpdateAccount(ctx, ref, upd); err != nil {
 			return "", err

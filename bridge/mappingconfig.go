@@ -279,6 +279,37 @@ func parseClaims(m *Mapping, doc *mappingDoc) error {
 	if c == nil {
 		return nil
 	}
+	if err := parsePassRules(m, c); err != nil {
+		return err
+	}
+	if c.Namespace != "" {
+		m.namespace = c.Namespace
+	}
+	top := topNames{}
+	if err := top.placePassed(m); err != nil {
+		return err
+	}
+	for _, name := range sortedKeys(c.Static) {
+		if err := top.claim(name, "claims.static"); err != nil {
+			return err
+		}
+		if c.Static[name] == nil {
+			return fmt.Errorf("claims.static: %q is null; remove it instead", truncate(name, 64))
+		}
+	}
+	m.static = c.Static
+	if err := parseProjection(m, c.TenantProjection, top); err != nil {
+		return err
+	}
+	if size, err := encodedSize(m.static); err != nil || size > MaxClaimsBytes {
+		return fmt.Errorf("claims.static: encodes to more than Firebase's %d bytes on its own", MaxClaimsBytes)
+	}
+	return parseDropOrder(m, c.DropOrder, top)
+}
+
+// parsePassRules reads claims.include and claims.rename: which session
+// claims pass into the token, and under what names.
+func parsePassRules(m *Mapping, c *claimsDoc) error {
 	if c.Include != nil {
 		m.pass = nil
 		seen := map[string]bool{}
@@ -304,28 +335,32 @@ func parseClaims(m *Mapping, doc *mappingDoc) error {
 		}
 		m.pass[i].to = to
 	}
+	return nil
+}
 
-	if c.Namespace != "" {
-		m.namespace = c.Namespace
+// topNames holds every top-level claim name and what put it there, to
+// refuse reserved names and collisions with a message that says which.
+type topNames map[string]string
+
+func (top topNames) claim(name, what string) error {
+	if name == "" {
+		return fmt.Errorf("%s: the claim name is empty", what)
 	}
-	// top holds every top-level name and what put it there, to refuse
-	// reserved names and collisions with a message that says which.
-	top := map[string]string{}
-	claim := func(name, what string) error {
-		if name == "" {
-			return fmt.Errorf("%s: the claim name is empty", what)
-		}
-		if IsReservedClaim(name) {
-			return fmt.Errorf("%s: %q is reserved by Firebase; rename it (claims.rename) or nest it (claims.namespace)", what, name)
-		}
-		if prev, dup := top[name]; dup {
-			return fmt.Errorf("%s: %q is also produced by %s", what, truncate(name, 64), prev)
-		}
-		top[name] = what
-		return nil
+	if IsReservedClaim(name) {
+		return fmt.Errorf("%s: %q is reserved by Firebase; rename it (claims.rename) or nest it (claims.namespace)", what, name)
 	}
+	if prev, dup := top[name]; dup {
+		return fmt.Errorf("%s: %q is also produced by %s", what, truncate(name, 64), prev)
+	}
+	top[name] = what
+	return nil
+}
+
+// placePassed claims the names of the passed claims: the namespace alone
+// (the claims nest under it, and must not collide there), or each one.
+func (top topNames) placePassed(m *Mapping) error {
 	if m.namespace != "" {
-		if err := claim(m.namespace, "claims.namespace"); err != nil {
+		if err := top.claim(m.namespace, "claims.namespace"); err != nil {
 			return err
 		}
 		inner := map[string]bool{}
@@ -335,46 +370,40 @@ func parseClaims(m *Mapping, doc *mappingDoc) error {
 			}
 			inner[r.to] = true
 		}
-	} else {
-		for _, r := range m.pass {
-			what := "claims.include"
-			if r.to != r.from {
-				what = "claims.rename"
-			}
-			if err := claim(r.to, what); err != nil {
-				return err
-			}
-		}
+		return nil
 	}
-	for _, name := range sortedKeys(c.Static) {
-		if err := claim(name, "claims.static"); err != nil {
+	for _, r := range m.pass {
+		what := "claims.include"
+		if r.to != r.from {
+			what = "claims.rename"
+		}
+		if err := top.claim(r.to, what); err != nil {
 			return err
 		}
-		if c.Static[name] == nil {
-			return fmt.Errorf("claims.static: %q is null; remove it instead", truncate(name, 64))
+	}
+	return nil
+}
+
+// parseProjection reads claims.tenantProjection.
+func parseProjection(m *Mapping, p *projectionDoc, top topNames) error {
+	if p == nil {
+		return nil
+	}
+	if p.Roles == "" && p.Permissions == "" {
+		return errors.New("claims.tenantProjection: name the roles and/or permissions claim")
+	}
+	if p.Roles != "" {
+		if err := top.claim(p.Roles, "claims.tenantProjection.roles"); err != nil {
+			return err
 		}
 	}
-	m.static = c.Static
-	if p := c.TenantProjection; p != nil {
-		if p.Roles == "" && p.Permissions == "" {
-			return errors.New("claims.tenantProjection: name the roles and/or permissions claim")
+	if p.Permissions != "" {
+		if err := top.claim(p.Permissions, "claims.tenantProjection.permissions"); err != nil {
+			return err
 		}
-		if p.Roles != "" {
-			if err := claim(p.Roles, "claims.tenantProjection.roles"); err != nil {
-				return err
-			}
-		}
-		if p.Permissions != "" {
-			if err := claim(p.Permissions, "claims.tenantProjection.permissions"); err != nil {
-				return err
-			}
-		}
-		m.projRoles, m.projPerms = p.Roles, p.Permissions
 	}
-	if size, err := encodedSize(m.static); err != nil || size > MaxClaimsBytes {
-		return fmt.Errorf("claims.static: encodes to more than Firebase's %d bytes on its own", MaxClaimsBytes)
-	}
-	return parseDropOrder(m, c.DropOrder, top)
+	m.projRoles, m.projPerms = p.Roles, p.Permissions
+	return nil
 }
 
 // parseDropOrder resolves each entry to one claim: a top-level name, the

@@ -97,39 +97,58 @@ type Reconciler struct {
 	Failed func(what string, err error)
 }
 
-// Run reconciles once and reports.
-func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
-	start := time.Now()
-	rep := &ReconcileReport{DryRun: r.DryRun, Changes: map[string]int{}}
-	if r.MigrationReport {
-		rep.Migration = &MigrationReport{Refused: map[string]int{}}
-	}
-	var mu sync.Mutex
+// reconcileRun is one run's shared state.
+type reconcileRun struct {
+	start time.Time
+	rep   *ReconcileReport
+	conc  int
+	mu    sync.Mutex
 	// known are the accounts of Descope users (by UID and tenant), and
 	// users the Descope user IDs seen: a marked account outside both is an
 	// orphan, unless Descope still has its user (created mid-run).
-	known := map[AccountRef]bool{}
-	users := map[string]bool{}
-	record := func(f func()) { mu.Lock(); f(); mu.Unlock() }
+	known map[AccountRef]bool
+	users map[string]bool
+}
 
+func (run *reconcileRun) record(f func()) { run.mu.Lock(); f(); run.mu.Unlock() }
+
+// Run reconciles once and reports: every Descope user's account first,
+// then the marked accounts no Descope user accounts for.
+func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
+	run := &reconcileRun{start: time.Now(), rep: &ReconcileReport{DryRun: r.DryRun, Changes: map[string]int{}},
+		conc: r.Concurrency, known: map[AccountRef]bool{}, users: map[string]bool{}}
+	if r.MigrationReport {
+		run.rep.Migration = &MigrationReport{Refused: map[string]int{}}
+	}
+	if run.conc <= 0 {
+		run.conc = 8
+	}
+	if err := r.scanUsers(ctx, run); err != nil {
+		return nil, err
+	}
+	if err := r.sweepAccounts(ctx, run); err != nil {
+		return nil, err
+	}
+	run.rep.Seconds = time.Since(run.start).Seconds()
+	return run.rep, nil
+}
+
+// scanUsers converges every Descope user's account, a page at a time.
+func (r *Reconciler) scanUsers(ctx context.Context, run *reconcileRun) error {
 	every := r.ProgressEvery
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	lastProgress := time.Now()
-	conc := r.Concurrency
-	if conc <= 0 {
-		conc = 8
-	}
+	rep, lastProgress := run.rep, time.Now()
 	err := r.Users.EachUserPage(ctx, func(page []*DescopeUser, total int) error {
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(conc)
+		g.SetLimit(run.conc)
 		for _, u := range page {
 			g.Go(func() error {
-				r.reconcileUser(gctx, u, rep, record, known)
+				r.reconcileUser(gctx, u, rep, run.record, run.known)
 				return nil
 			})
-			record(func() { users[u.UserID] = true })
+			run.record(func() { run.users[u.UserID] = true })
 		}
 		if err := g.Wait(); err != nil {
 			return err
@@ -137,60 +156,58 @@ func (r *Reconciler) Run(ctx context.Context) (*ReconcileReport, error) {
 		rep.Scanned += len(page)
 		if r.Progress != nil && time.Since(lastProgress) >= every {
 			lastProgress = time.Now()
-			r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: total, Elapsed: time.Since(start)})
+			r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: total, Elapsed: time.Since(run.start)})
 		}
 		return ctx.Err()
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.Progress != nil {
-		r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: rep.Scanned, Elapsed: time.Since(start)})
+		r.Progress(ReconcileProgress{Scanned: rep.Scanned, Total: rep.Scanned, Elapsed: time.Since(run.start)})
 	}
+	return nil
+}
 
-	// Orphans: marked accounts whose Descope user is gone.
+// sweepAccounts ends orphans (marked accounts whose Descope user is gone)
+// and purges placeholders whose time is up.
+func (r *Reconciler) sweepAccounts(ctx context.Context, run *reconcileRun) error {
+	rep := run.rep
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(conc)
-	err = r.Accounts.EachAccount(ctx, func(ref AccountRef, acct *Account) error {
+	g.SetLimit(run.conc)
+	apply := func(ref AccountRef, f func(context.Context) (Outcome, error)) error {
+		g.Go(func() error {
+			out, err := f(gctx)
+			run.record(func() { r.count(rep, out, err, "account "+ref.UID); r.sample(rep, out, err, ref.UID) })
+			return nil
+		})
+		return gctx.Err()
+	}
+	err := r.Accounts.EachAccount(ctx, func(ref AccountRef, acct *Account) error {
 		rep.Accounts++
-		if known[ref] {
+		if run.known[ref] {
 			return nil
 		}
 		userID, marked := acct.Claims[MarkerClaim].(string)
-		if !marked || userID == "" {
+		switch own, _ := ownerOf(acct); {
+		case !marked || userID == "":
 			rep.Unmanaged++
 			return nil
-		}
-		if own, _ := ownerOf(acct); own.Until != 0 {
+		case own.Until != 0:
 			// A deleted user's placeholder: it goes once its time is up.
-			g.Go(func() error {
-				out, err := r.purge(gctx, ref, own)
-				record(func() { r.count(rep, out, err, "account "+ref.UID); r.sample(rep, out, err, ref.UID) })
-				return nil
-			})
-			return gctx.Err()
-		}
-		if users[userID] {
+			return apply(ref, func(ctx context.Context) (Outcome, error) { return r.purge(ctx, ref, own) })
+		case run.users[userID]:
 			// The user exists but now maps elsewhere (a changed
 			// mapping); not an orphan, and not ours to end.
 			rep.Unmanaged++
 			return nil
 		}
-		g.Go(func() error {
-			out, err := r.endOrphan(gctx, userID, ref, acct)
-			record(func() { r.count(rep, out, err, "account "+ref.UID); r.sample(rep, out, err, ref.UID) })
-			return nil
-		})
-		return gctx.Err()
+		return apply(ref, func(ctx context.Context) (Outcome, error) { return r.endOrphan(ctx, userID, ref, acct) })
 	})
 	if werr := g.Wait(); err == nil {
 		err = werr
 	}
-	if err != nil {
-		return nil, err
-	}
-	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	return err
 }
 
 // reconcileUser converges u's account, if it has one.

@@ -135,67 +135,77 @@ func HandleAudit(c AuditConfig) http.Handler {
 			httpapi.WriteJSON(w, http.StatusAccepted, resp)
 			return
 		}
-		forget := func() { _ = c.Marks.Release(context.WithoutCancel(r.Context()), dkey) }
-		for _, raw := range records {
-			e, act, err := readAuditRecord(raw)
-			switch {
-			case err != nil:
-				resp.Malformed++
-				c.Metrics.WebhookEvent(metricAction(e.Action), "malformed")
-				c.Log.LogAttrs(r.Context(), slog.LevelWarn, "audit event malformed; skipped",
-					slog.String("action", e.Action), slog.String("error", err.Error()))
-				continue
-			case !act:
-				resp.Ignored++
-				c.Metrics.WebhookEvent(eventOther, "ignored")
-				continue
-			}
-			jobs := c.jobs(r.Context(), e)
-			if len(jobs) == 0 {
-				resp.Ignored++
-				continue
-			}
-			if c.QueueCapacity > 0 && len(jobs) > c.QueueCapacity {
-				forget()
-				c.refuse(w, r, resp, bridge.Errorf(bridge.CodeEventTooLarge,
-					"a %s event names %d users; LIFECYCLE_QUEUE_SIZE is %d", e.Action, len(jobs), c.QueueCapacity))
-				return
-			}
-			fresh, err := c.Marks.Claim(r.Context(), e.key)
-			if err != nil {
-				forget()
-				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "remembering audit event"))
-				return
-			}
-			if !fresh {
-				resp.Duplicates++
-				c.Metrics.WebhookEvent(e.Action, "duplicate")
-				continue
-			}
-			if err := c.Queue.Enqueue(r.Context(), jobs); err != nil {
-				forget()
-				_ = c.Marks.Release(context.WithoutCancel(r.Context()), e.key)
-				c.refuse(w, r, resp, bridge.Wrap(bridge.CodeBusy, err, "queueing lifecycle jobs"))
-				return
-			}
-			resp.Jobs += len(jobs)
-			c.Metrics.WebhookEvent(e.Action, "accepted")
+		if err := c.accept(r.Context(), &resp, records); err != nil {
+			_ = c.Marks.Release(context.WithoutCancel(r.Context()), dkey)
+			c.refuse(w, r, resp, err)
+			return
 		}
-		switch {
-		case resp.Jobs > 0:
-			c.Metrics.WebhookEvent(eventDelivery, "accepted")
-		case resp.Duplicates > 0:
-			resp.Status = "duplicate"
-			c.Metrics.WebhookEvent(eventDelivery, "duplicate")
-		default:
-			resp.Status = "ignored"
-			c.Metrics.WebhookEvent(eventDelivery, "ignored")
-		}
-		c.Log.LogAttrs(r.Context(), slog.LevelInfo, "audit delivery",
-			slog.String("status", resp.Status), slog.Int("events", resp.Events), slog.Int("jobs", resp.Jobs),
-			slog.Int("duplicates", resp.Duplicates), slog.Int("ignored", resp.Ignored), slog.Int("malformed", resp.Malformed))
+		c.finish(r.Context(), &resp)
 		httpapi.WriteJSON(w, http.StatusAccepted, resp)
 	})
+}
+
+// accept turns each record into jobs and queues them, counting what it
+// did in resp. Its error is for the delivery as a whole: what is queued
+// stays queued and remembered, the rest is for Descope to retry.
+func (c AuditConfig) accept(ctx context.Context, resp *auditResponse, records []json.RawMessage) error {
+	for _, raw := range records {
+		e, act, err := readAuditRecord(raw)
+		switch {
+		case err != nil:
+			resp.Malformed++
+			c.Metrics.WebhookEvent(metricAction(e.Action), "malformed")
+			c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event malformed; skipped",
+				slog.String("action", e.Action), slog.String("error", err.Error()))
+			continue
+		case !act:
+			resp.Ignored++
+			c.Metrics.WebhookEvent(eventOther, "ignored")
+			continue
+		}
+		jobs := c.jobs(ctx, e)
+		if len(jobs) == 0 {
+			resp.Ignored++
+			continue
+		}
+		if c.QueueCapacity > 0 && len(jobs) > c.QueueCapacity {
+			return bridge.Errorf(bridge.CodeEventTooLarge,
+				"a %s event names %d users; LIFECYCLE_QUEUE_SIZE is %d", e.Action, len(jobs), c.QueueCapacity)
+		}
+		fresh, err := c.Marks.Claim(ctx, e.key)
+		if err != nil {
+			return bridge.Wrap(bridge.CodeBusy, err, "remembering audit event")
+		}
+		if !fresh {
+			resp.Duplicates++
+			c.Metrics.WebhookEvent(e.Action, "duplicate")
+			continue
+		}
+		if err := c.Queue.Enqueue(ctx, jobs); err != nil {
+			_ = c.Marks.Release(context.WithoutCancel(ctx), e.key)
+			return bridge.Wrap(bridge.CodeBusy, err, "queueing lifecycle jobs")
+		}
+		resp.Jobs += len(jobs)
+		c.Metrics.WebhookEvent(e.Action, "accepted")
+	}
+	return nil
+}
+
+// finish sets the delivery's status from what was done, counts and logs it.
+func (c AuditConfig) finish(ctx context.Context, resp *auditResponse) {
+	switch {
+	case resp.Jobs > 0:
+		c.Metrics.WebhookEvent(eventDelivery, "accepted")
+	case resp.Duplicates > 0:
+		resp.Status = "duplicate"
+		c.Metrics.WebhookEvent(eventDelivery, "duplicate")
+	default:
+		resp.Status = "ignored"
+		c.Metrics.WebhookEvent(eventDelivery, "ignored")
+	}
+	c.Log.LogAttrs(ctx, slog.LevelInfo, "audit delivery",
+		slog.String("status", resp.Status), slog.Int("events", resp.Events), slog.Int("jobs", resp.Jobs),
+		slog.Int("duplicates", resp.Duplicates), slog.Int("ignored", resp.Ignored), slog.Int("malformed", resp.Malformed))
 }
 
 // deliveryPrefix starts the marks of whole deliveries.
