@@ -25,6 +25,7 @@ import (
 // refused 401. The test command runs this on the BoringCrypto static build
 // too (DFBRIDGE_TEST_BRIDGE_BIN).
 func TestBuiltBinaryExchangesWithAKeyFile(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the bridge and runs it as a process")
 	}

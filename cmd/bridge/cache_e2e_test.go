@@ -14,6 +14,7 @@ import (
 // A repeat of the same session is answered from the exchange cache, and the
 // look-ups are counted; with the cache off, nothing is looked up.
 func TestRepeatExchangeUsesTheCache(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	cases := []struct {

@@ -32,6 +32,7 @@ func (x *mintingExchanger) ExchangeSession(ctx context.Context, s *bridge.Sessio
 // by the Descope user ID even when the mapping gave another Firebase UID,
 // whether the job succeeds or fails.
 func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
+	t.Parallel()
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject})
 	require.NoError(t, err)
 	tok, err := stub.MintSession(descopestub.Session{UserID: "U2life"})
@@ -76,6 +77,7 @@ func TestLifecycleJobsInvalidateTheExchangeCache(t *testing.T) {
 }
 
 func TestLifecycleJobsWithTheCacheOff(t *testing.T) {
+	t.Parallel()
 	l := &lifecycle{log: discardLogger(), uc: &bridge.Lifecycle{
 		ProjectID: testProject, Users: bridgetest.NewUsers(), Accounts: bridgetest.NewAccounts(),
 		Identities: &bridge.Exchange{Mapping: bridge.DefaultMapping()},

@@ -82,6 +82,7 @@ var forms = map[string]func(s *stack, t *testing.T, token string) apiResponse{
 // its exact status and code, in both request forms, and the controls it must
 // accept. No answer is a 5xx, none echoes the token, and no log line holds it.
 func TestHostileTokenCatalogue(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 	jku, jkuHits := countingServer(t)
 	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -249,6 +250,7 @@ func loggedCode(t *testing.T, logs, token string) string {
 // Requests whose shape is wrong are refused before any token is looked at,
 // with the status that says what is wrong.
 func TestHostileRequestCatalogue(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 	tok := s.session(t, descopestub.Session{UserID: "U2shape"})
 	body := func(v string) []byte { return []byte(v) }

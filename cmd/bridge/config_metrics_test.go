@@ -45,6 +45,7 @@ func TestConfigRefusesBadDeploymentSettings(t *testing.T) {
 // Traces are named by the project the service runs in: GOOGLE_CLOUD_PROJECT
 // when it differs from Firebase's, else FIREBASE_PROJECT_ID.
 func TestTraceProjectPrefersGoogleCloudProject(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "run-proj", (&Config{Firebase: firebase.Config{GoogleCloudProject: "run-proj", ProjectID: "fb-proj"}}).traceProject())
 	assert.Equal(t, "fb-proj", (&Config{Firebase: firebase.Config{ProjectID: "fb-proj"}}).traceProject())
 }

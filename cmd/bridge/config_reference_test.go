@@ -40,6 +40,7 @@ func configReference() []configVar {
 // every exported field of a part names its variable: nothing is read
 // under a name derived from a Go identifier, and no default hides in a tag.
 func TestConfigPartsAreReadAndNameTheirVariables(t *testing.T) {
+	t.Parallel()
 	c := defaultConfig()
 	parts := map[uintptr]bool{}
 	for _, p := range c.parts() {
@@ -71,6 +72,7 @@ func TestConfigPartsAreReadAndNameTheirVariables(t *testing.T) {
 // The configuration reference's default column says what the code does:
 // a variable with a default shows it, one without shows no value.
 func TestConfigurationReferenceDefaultsAreTheCodes(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/configuration.md")
 	require.NoError(t, err)
 	row := regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\|[^|]*\\|[^|]*\\|([^|]*)\\|")

@@ -19,6 +19,7 @@ type onlyReader struct{ io.Reader }
 // be empty, {} or null; a body carrying sessionJwt as well is ambiguous
 // however it is framed, by Content-Length or chunked.
 func TestBearerWithEachBodyForm(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 	tok := s.session(t, descopestub.Session{UserID: "U2contract"})
 	other := s.session(t, descopestub.Session{UserID: "U2other"})

@@ -67,6 +67,7 @@ func render(t *testing.T, settings string) string {
 // The checked-in manifests are exactly what deploy.sh renders from
 // deploy/example.env, so the guide's files and the script cannot drift.
 func TestCheckedInManifestsAreTheScriptsRendering(t *testing.T) {
+	t.Parallel()
 	dir := render(t, "../../deploy/example.env")
 	for _, f := range []string{"service.yaml", "reconcile-job.yaml", "doctor-job.yaml"} {
 		want, err := os.ReadFile(filepath.Join(dir, f))
@@ -81,6 +82,7 @@ func TestCheckedInManifestsAreTheScriptsRendering(t *testing.T) {
 // value for value: in particular every variable that changes UIDs,
 // claims, lifecycle decisions or Redis use.
 func TestJobsCarryTheServicesEnvironment(t *testing.T) {
+	t.Parallel()
 	pem := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(pem, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600))
 	settings := filepath.Join(t.TempDir(), "all.env")
@@ -125,6 +127,7 @@ func TestJobsCarryTheServicesEnvironment(t *testing.T) {
 // secrets (never their values), the service, the jobs, the schedule, then
 // doctor.
 func TestDeployDryRunPrintsEveryCommand(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command("../../deploy/deploy.sh", "--settings", "../../deploy/example.env", "--dry-run")
 	cmd.Env = []string{"PATH=/usr/bin:/bin"} // no gcloud on it
 	out, err := cmd.CombinedOutput()

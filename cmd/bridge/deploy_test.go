@@ -24,6 +24,7 @@ func configVars() map[string]bool {
 // The Cloud Run definition sets only variables the service reads, probes
 // routes the service serves, and talks to the port it listens on.
 func TestCloudRunServiceMatchesTheService(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../deploy/service.yaml")
 	require.NoError(t, err)
 	var svc struct {
@@ -99,6 +100,7 @@ type httpProbe struct {
 // The image is built by the script scripts/check-static.sh proves static,
 // and runs as non-root on a base with no shell.
 func TestDockerfileBuildsTheCheckedStaticBinary(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../Dockerfile")
 	require.NoError(t, err)
 	df := string(b)
@@ -115,6 +117,7 @@ func TestDockerfileBuildsTheCheckedStaticBinary(t *testing.T) {
 
 // Every variable the service reads is in the configuration reference.
 func TestConfigurationReferenceDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/configuration.md")
 	require.NoError(t, err)
 	for name := range configVars() {
@@ -127,6 +130,7 @@ func TestConfigurationReferenceDocumentsEveryVariable(t *testing.T) {
 // The README is the front door: short, and every docs/ page it links exists
 // (and every docs/ page is linked).
 func TestReadmeIsShortAndLinksTheDocs(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	readme := string(b)
@@ -147,6 +151,7 @@ func TestReadmeIsShortAndLinksTheDocs(t *testing.T) {
 // The reconcile Job runs `bridge reconcile` from the service's image with
 // variables the service reads, including the management key it needs.
 func TestCloudRunReconcileJobRunsReconcile(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../deploy/reconcile-job.yaml")
 	require.NoError(t, err)
 	var job struct {

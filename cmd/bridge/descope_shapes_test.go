@@ -55,6 +55,7 @@ func (s *stack) connectorCall(t *testing.T, userID, apiKey string) apiResponse {
 }
 
 func TestConnectorAndExchangeResolvePermissionsFromRoles(t *testing.T) {
+	t.Parallel()
 	s, sa := shapesStack(t, map[string]string{"DESCOPE_RESOLVE_PERMISSIONS": "true"})
 	s.stub.PutUser(realUser("U2real"))
 
@@ -94,6 +95,7 @@ func TestConnectorAndExchangeResolvePermissionsFromRoles(t *testing.T) {
 // a tenant gate passes, a project gate refuses, and the tenant projection
 // carries them.
 func TestTenantOnlySchemaMakesRootRolesTheTenants(t *testing.T) {
+	t.Parallel()
 	tenantGate := `{"policy": {"roles": {"anyOf": ["tadmin"], "in": "tenant"}}, "claims": {"include": ["roles", "tenants", "dct"], "tenantProjection": {"roles": "tenantRoles"}}}`
 	projectGate := `{"policy": {"roles": {"anyOf": ["tadmin"], "in": "project"}}}`
 	session := descopestub.Session{UserID: "U2tenantonly", Roles: []string{"tadmin"}, CurrentTenant: "T1"}
@@ -123,6 +125,7 @@ func TestTenantOnlySchemaMakesRootRolesTheTenants(t *testing.T) {
 // With schema none the token grants nothing; with resolution on, roles come
 // from the user's Descope record and permissions from the role table.
 func TestNoneSchema(t *testing.T) {
+	t.Parallel()
 	session := descopestub.Session{UserID: "U2none", Roles: []string{"smuggled"}}
 	t.Run("without resolution the custom token carries no authorization", func(t *testing.T) {
 		s, sa := shapesStack(t, map[string]string{"DESCOPE_JWT_AUTH_SCHEMA": "none"})
@@ -148,6 +151,7 @@ func TestNoneSchema(t *testing.T) {
 // A connector call carries no amr: an authMethods gate refuses it, fail
 // closed, with a start-up warning, unless the mapping skips the gate there.
 func TestConnectorCallsAndGatesTheyCannotMeet(t *testing.T) {
+	t.Parallel()
 	t.Run("an authMethods gate refuses connector calls and start-up warns", func(t *testing.T) {
 		s, _ := shapesStack(t, map[string]string{"IDENTITY_MAPPING": `{"policy": {"authMethods": {"anyOf": ["mfa"]}}}`})
 		s.stub.PutUser(realUser("U2gate"))

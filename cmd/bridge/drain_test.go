@@ -79,6 +79,7 @@ func driveThroughShutdown(t *testing.T, s *stack, tok string, clients int) (ok, 
 }
 
 func TestShutdownDrainsKeptAliveClientsWithoutCuttingRequests(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, map[string]string{
 		"SHUTDOWN_DRAIN":             "1s",
 		"SHUTDOWN_TIMEOUT":           "5s",

@@ -24,6 +24,7 @@ import (
 // signs in to the real Auth emulator, and the ID token it yields names the
 // Descope user and carries the mapped claims. Both request forms work.
 func TestExchangeSignsInToAuthEmulator(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, nil)
 
@@ -75,6 +76,7 @@ func TestExchangeSignsInToAuthEmulator(t *testing.T) {
 // With a service-account key, the custom token is a real RS256 JWT that
 // verifies against the key's public half and has exactly Firebase's shape.
 func TestExchangeSignsWithServiceAccountKey(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	s := startStack(t, "", sa, nil)
@@ -137,6 +139,7 @@ func decodeSegment(t *testing.T, seg string, v any) {
 // are sessions too; with DESCOPE_ALLOWED_AUDIENCES set, one issued to
 // another application of the project is refused with 401 wrong_audience.
 func TestAllowedAudiencesRefuseAnotherApplicationsToken(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, map[string]string{"DESCOPE_ALLOWED_AUDIENCES": "app-mobile, app-web"})
 	access := func(aud string) string {

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dfbridge/dfbridge/emulator/authemu"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
 )
@@ -28,9 +30,65 @@ type stack struct {
 	svc    *service
 	logs   *syncBuffer
 
+	// env is the environment the bridge was started with.
+	env map[string]string
+
 	cancel  context.CancelFunc
 	done    chan error
 	stopped bool
+}
+
+// envMu serialises what reads the process environment while building a
+// bridge (envconfig, and the Admin SDK's FIREBASE_AUTH_EMULATOR_HOST),
+// so that tests running in parallel each build theirs from their own.
+var envMu sync.Mutex
+
+// withEnv runs f with env set over the process environment, and puts the
+// environment back after. Tests that run in parallel build through it.
+func withEnv(env map[string]string, f func()) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	saved := map[string]*string{}
+	for _, k := range append(mapKeys(env), "FIREBASE_AUTH_EMULATOR_HOST") {
+		if v, ok := os.LookupEnv(k); ok {
+			saved[k] = &v
+		} else {
+			saved[k] = nil
+		}
+	}
+	defer func() {
+		for k, v := range saved {
+			if v == nil {
+				_ = os.Unsetenv(k)
+			} else {
+				_ = os.Setenv(k, *v)
+			}
+		}
+	}()
+	for k, v := range env {
+		_ = os.Setenv(k, v)
+	}
+	f()
+}
+
+func mapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// isolatedMu lets one test at a time use the isolated emulator: each
+// walks or clears every account of the project.
+var isolatedMu sync.Mutex
+
+// isolatedEmulator is the isolated Auth emulator, held by t until it ends.
+func isolatedEmulator(t *testing.T) *authemu.Client {
+	t.Helper()
+	isolatedMu.Lock()
+	t.Cleanup(isolatedMu.Unlock)
+	return authemu.ForIsolatedTest(t)
 }
 
 // syncBuffer collects the bridge's log lines; handlers write concurrently.
@@ -115,22 +173,27 @@ func startStackWith(t *testing.T, emulatorHost string, sa *serviceaccount.Key, e
 	for k, v := range env {
 		base[k] = v
 	}
-	for k, v := range base {
-		t.Setenv(k, v)
-	}
-	cfg, err := loadConfig()
-	require.NoError(t, err)
-	if o.config != nil {
-		o.config(cfg)
-	}
-
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := newService(ctx, cfg, logs)
-	require.NoError(t, err)
+	var svc *service
+	var err error
+	withEnv(base, func() {
+		var cfg *Config
+		if cfg, err = loadConfig(); err != nil {
+			return
+		}
+		if o.config != nil {
+			o.config(cfg)
+		}
+		svc, err = newService(ctx, cfg, logs)
+	})
+	if err != nil {
+		cancel()
+		require.NoError(t, err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- svc.serve(ctx) }()
-	s := &stack{stub: stub, stubTS: ts, svc: svc, logs: logs, cancel: cancel, done: done}
+	s := &stack{stub: stub, stubTS: ts, svc: svc, logs: logs, cancel: cancel, done: done, env: base}
 	t.Cleanup(func() { s.stop(t) })
 	select {
 	case <-svc.ready:

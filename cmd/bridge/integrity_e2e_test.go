@@ -23,6 +23,7 @@ import (
 // itself (a disabled account, or a disabled placeholder), and no enabled
 // account exists afterwards.
 func TestARemovedUserStaysOut(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	for _, mode := range []string{"disable", "delete"} {
 		t.Run(mode, func(t *testing.T) {
@@ -120,7 +121,8 @@ func TestARemovedUserStaysOut(t *testing.T) {
 // Firebase admin disabled stays disabled; (f) an email/password account and
 // a custom-token account minted by something else are untouched.
 func TestReconcileChangesOnlyWhatTheBridgeOwns(t *testing.T) {
-	emu := authemu.ForIsolatedTest(t)
+	t.Parallel()
+	emu := isolatedEmulator(t)
 	for _, mode := range []string{"disable", "delete"} {
 		t.Run(mode, func(t *testing.T) {
 			env := map[string]string{"AUDIT_WEBHOOK_ON_USER_DELETED": mode}
@@ -128,7 +130,6 @@ func TestReconcileChangesOnlyWhatTheBridgeOwns(t *testing.T) {
 				env[k] = v
 			}
 			s := startStack(t, emu.Host, nil, env)
-			t.Setenv("AUDIT_WEBHOOK_ON_USER_DELETED", mode)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			fb := s.svc.firebase.Auth()
@@ -172,7 +173,7 @@ func TestReconcileChangesOnlyWhatTheBridgeOwns(t *testing.T) {
 			_, err = fb.UpdateUser(ctx, adminOff, (&auth.UserToUpdate{}).Disabled(true))
 			require.NoError(t, err)
 
-			dry, _ := reconcileRun(t, "--dry-run")
+			dry, _ := s.reconcile(t, "--dry-run")
 			t.Logf("dry run: %+v", dry)
 			wantKind := "disabled"
 			if mode == "delete" {
@@ -181,7 +182,7 @@ func TestReconcileChangesOnlyWhatTheBridgeOwns(t *testing.T) {
 			assert.Equal(t, map[string]int{wantKind: 1}, dry.Changes, "the only change is the undelivered deletion")
 			assert.Equal(t, []string{gone}, dry.Samples[wantKind], "with its UID")
 
-			rep, _ := reconcileRun(t)
+			rep, _ := s.reconcile(t)
 			t.Logf("reconcile: %+v", rep)
 			assert.Equal(t, map[string]int{wantKind: 1}, rep.Changes)
 			assert.Equal(t, 2, rep.Unmanaged, "the email/password and the foreign custom-token accounts")
@@ -213,7 +214,7 @@ func TestReconcileChangesOnlyWhatTheBridgeOwns(t *testing.T) {
 				assert.False(t, u.Disabled)
 				assert.Equal(t, map[string]any{"plan": "gold"}, u.CustomClaims)
 			})
-			again, _ := reconcileRun(t)
+			again, _ := s.reconcile(t)
 			assert.Zero(t, again.Changed, "a second run changes nothing")
 			assert.NotContains(t, again.Samples, bridge.OutcomePurged, "placeholders stay until their time is up")
 		})

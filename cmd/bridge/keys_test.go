@@ -22,6 +22,7 @@ import (
 // amplifier against Descope's key endpoint: the SDK alone would fetch once
 // per request.
 func TestUnknownKIDFloodFetchesAtMostTwice(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, map[string]string{"RATE_LIMIT_IP_PER_MINUTE": "0"})
 	require.Equal(t, int64(1), s.stub.KeyRequests(), "the start-up load")
 
@@ -67,6 +68,7 @@ func TestUnknownKIDFloodFetchesAtMostTwice(t *testing.T) {
 // Once keys are loaded, no failure of Descope's key endpoint stops valid
 // sessions from exchanging; each failure is logged and counted.
 func TestKeyEndpointOutageAfterWarmUp(t *testing.T) {
+	t.Parallel()
 	faults := map[string]func(s *stack, release <-chan struct{}) func(http.ResponseWriter) bool{
 		"an error": func(*stack, <-chan struct{}) func(http.ResponseWriter) bool {
 			return descopestub.FailWith(http.StatusInternalServerError)
@@ -116,6 +118,7 @@ func TestKeyEndpointOutageAfterWarmUp(t *testing.T) {
 // A new signing key is picked up as soon as a token uses it, and a key
 // Descope removed is refused once the set has been refreshed.
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 	before := s.session(t, descopestub.Session{UserID: "U2rotation"})
 	require.Equal(t, 200, s.exchangeBearer(t, before).Status)
@@ -137,6 +140,7 @@ func TestKeyRotation(t *testing.T) {
 // /readyz is not ready until Descope's keys are loaded, and exchanges are
 // refused as our failure (503), not the caller's, until then.
 func TestNotReadyUntilKeysLoad(t *testing.T) {
+	t.Parallel()
 	// A stand-in of our own, failing before the bridge first asks it.
 	descope, err := descopestub.New(descopestub.Options{ProjectID: testProject})
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 // keys_unavailable with Retry-After. (Before, an exchange joined the
 // start-up fetch and then started its own, waiting twice the timeout.)
 func TestHangingKeyEndpointStillAnswersEveryExchange(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits out a 10 s key fetch")
 	}

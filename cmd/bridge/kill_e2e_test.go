@@ -24,7 +24,6 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/dfbridge/dfbridge/bridge"
-	"github.com/dfbridge/dfbridge/emulator/authemu"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/emulator/redisserver"
 	"github.com/dfbridge/dfbridge/firebase"
@@ -55,7 +54,9 @@ func buildBridge(t *testing.T) string {
 func startProcess(t *testing.T, bin string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
+	envMu.Lock() // not while a test's own variables are set (withEnv)
 	cmd.Env = os.Environ()
+	envMu.Unlock()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -111,10 +112,11 @@ func outcomes(log string, into map[string][]string) {
 // converges, and no user is converged twice (a job redelivered after the
 // kill finds its account already in step).
 func TestKilledInstanceJobsAreFinishedByTheOthers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the bridge and runs three processes")
 	}
-	emu := authemu.ForIsolatedTest(t)
+	emu := isolatedEmulator(t)
 	clearEmulator(t, emu)
 	srv := redisserver.Start(t)
 	stub, err := descopestub.New(descopestub.Options{ProjectID: testProject, ManagementKey: "mgmt-secret"})
@@ -129,8 +131,10 @@ func TestKilledInstanceJobsAreFinishedByTheOthers(t *testing.T) {
 	const n = 5000
 	stub.PutRole(sdk.Role{Name: "viewer", PermissionNames: []string{"docs.read"}})
 	stub.PutRole(sdk.Role{Name: "editor", PermissionNames: []string{"docs.read", "docs.write"}})
-	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", emu.Host)
-	fbc, err := firebase.New(ctx, firebase.ClientConfig{ProjectID: "demo-dfbridge", EmulatorHost: emu.Host})
+	var fbc *firebase.Client
+	withEnv(map[string]string{"FIREBASE_AUTH_EMULATOR_HOST": emu.Host}, func() {
+		fbc, err = firebase.New(ctx, firebase.ClientConfig{ProjectID: "demo-dfbridge", EmulatorHost: emu.Host})
+	})
 	require.NoError(t, err)
 	fb := fbc.Auth()
 	ids := make([]string, n)

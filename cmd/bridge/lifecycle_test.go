@@ -15,6 +15,7 @@ import (
 
 // /readyz says which dependency is missing until Descope's keys load.
 func TestReadyzNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	s := startStack(t, "", sa, nil)
@@ -44,6 +45,7 @@ func TestReadyzNamesWhatIsMissing(t *testing.T) {
 // On SIGTERM (the run context ends) a request already in flight still gets
 // its answer, and serve returns cleanly.
 func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	s := startStack(t, "", sa, map[string]string{"DESCOPE_KEYS_UNKNOWN_KID_COOLDOWN": "1s"})

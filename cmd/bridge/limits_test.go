@@ -17,6 +17,7 @@ import (
 // A header or body far over the limits is answered from its size alone: the
 // header by the server before any handler runs, the body before it is read.
 func TestOversizedRequestsAreAnsweredWithoutParsing(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 
 	t.Run("a 1 MB bearer is refused with 431 before any handler runs", func(t *testing.T) {
@@ -61,6 +62,7 @@ func TestOversizedRequestsAreAnsweredWithoutParsing(t *testing.T) {
 }
 
 func TestCORSAllowsExactlyTheListedOrigins(t *testing.T) {
+	t.Parallel()
 	const app = "https://app.example.com"
 	s := hostileStack(t, map[string]string{"CORS_ALLOWED_ORIGINS": app + ", http://localhost:5173"})
 	tok := s.session(t, descopestub.Session{UserID: "U2cors"})
@@ -130,6 +132,7 @@ func TestCORSAllowsExactlyTheListedOrigins(t *testing.T) {
 
 // rs/cors reads an empty allow-list as "*"; the bridge must not.
 func TestCORSWithNoListedOriginsAllowsNone(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, nil)
 	for _, origin := range []string{"https://app.example.com", "null", "http://localhost:5173"} {
 		resp := s.do(t, http.MethodOptions, "/exchange", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, nil)
@@ -151,6 +154,7 @@ func retryAfter(t *testing.T, resp apiResponse) int {
 // X-Forwarded-For only picks the address when the operator says a proxy
 // wrote it.
 func TestRateLimitPerClientAddress(t *testing.T) {
+	t.Parallel()
 	limited := map[string]string{"RATE_LIMIT_IP_PER_MINUTE": "1", "RATE_LIMIT_IP_BURST": "3"}
 
 	t.Run("the fourth request in a burst of three is refused before its token is read", func(t *testing.T) {
@@ -201,6 +205,7 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 // The per-user limit counts only sessions Descope vouched for, so one user's
 // looping client cannot mint without bound, and other users are unaffected.
 func TestRateLimitPerUser(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, map[string]string{"RATE_LIMIT_USER_PER_MINUTE": "1", "RATE_LIMIT_USER_BURST": "2"})
 	// Three distinct sessions (minted in one second they would be the same
 	// token, whose repeats the exchange cache answers without a signature).
@@ -221,6 +226,7 @@ func TestRateLimitPerUser(t *testing.T) {
 // A rate-limited answer, Retry-After included, has the shape api/openapi.yaml
 // gives it.
 func TestRateLimitedResponseMatchesTheOpenAPISpec(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, map[string]string{"RATE_LIMIT_IP_PER_MINUTE": "1", "RATE_LIMIT_IP_BURST": "1"})
 	sc := newSpecChecker(t, s.url)
 	bearer := map[string]string{"Authorization": "Bearer not.a.jwt"}
@@ -232,6 +238,7 @@ func TestRateLimitedResponseMatchesTheOpenAPISpec(t *testing.T) {
 // A refused preflight leaves a trace: a debug line with its origin, and a
 // count. An allowed one leaves neither.
 func TestRefusedPreflightIsLoggedAndCounted(t *testing.T) {
+	t.Parallel()
 	s := hostileStack(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
 	pre := func(origin string) {
 		s.do(t, http.MethodOptions, "/exchange", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, nil)

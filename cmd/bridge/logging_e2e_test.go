@@ -34,6 +34,7 @@ func (s *stack) linesWith(t *testing.T, msg string) []map[string]any {
 // under the service's project, carries the result and the token's
 // fingerprint, and never the session token or the custom token.
 func TestExchangeLogLinesCarryTheTraceAndNoToken(t *testing.T) {
+	t.Parallel()
 	const traceID = "105445aa7843bc8bf206b12000100000"
 	cases := []struct {
 		name    string

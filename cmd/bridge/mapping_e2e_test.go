@@ -34,6 +34,7 @@ func withTimeout(t *testing.T) context.Context {
 // through the bridge with a verified email, and an unverified email never
 // links to it.
 func TestMigrationKeepsExistingFirebaseAccounts(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, map[string]string{
 		"IDENTITY_MAPPING": `{"migration":{"enabled":true,"uidClaim":"firebaseUid","emailFromDescope":true}}`,
@@ -124,6 +125,7 @@ func TestMigrationKeepsExistingFirebaseAccounts(t *testing.T) {
 // token: the custom token carries tenant_id, sign-in happens in the tenant,
 // and migration looks accounts up inside that tenant.
 func TestMappedClaimsAndTenantReachTheIDToken(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	tenantID, err := emu.CreateTenant(withTimeout(t), "acme")
 	require.NoError(t, err)
@@ -194,6 +196,7 @@ func TestMappedClaimsAndTenantReachTheIDToken(t *testing.T) {
 
 // Policy gates refuse with 403 and a code naming the gate, over HTTP.
 func TestPolicyGatesOverHTTP(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	s := startStack(t, "", sa, map[string]string{

@@ -66,6 +66,7 @@ func keyStack(t *testing.T, env map[string]string) *stack {
 
 // By default the public port has no /metrics and there is no other listener.
 func TestMetricsAreNotOnThePublicPortByDefault(t *testing.T) {
+	t.Parallel()
 	s := keyStack(t, nil)
 	resp := s.do(t, http.MethodGet, "/metrics", nil, nil)
 	assert.Equal(t, http.StatusNotFound, resp.Status)
@@ -77,6 +78,7 @@ func TestMetricsAreNotOnThePublicPortByDefault(t *testing.T) {
 // result code, latency per route template (never a raw path, never a
 // client's made-up method), and Descope key fetches.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
 	s := keyStack(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0"})
 	require.NotEmpty(t, s.svc.metricsAddr)
 
@@ -133,6 +135,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 // METRICS_ON_MAIN_PORT=true puts /metrics on the public port, as an
 // explicit choice for deployments behind an ingress that keeps it private.
 func TestMetricsOnTheMainPortWhenAskedFor(t *testing.T) {
+	t.Parallel()
 	s := keyStack(t, map[string]string{"METRICS_ON_MAIN_PORT": "true"})
 	_, _ = scrape(t, s.url+"/metrics")
 	_, fams := scrape(t, s.url+"/metrics")

@@ -38,6 +38,7 @@ func loadSpec(t *testing.T) *openapi3.T {
 // spec is served. The webhook paths are held to this once the service has
 // any webhook route.
 func TestOpenAPISpecListsEveryRoute(t *testing.T) {
+	t.Parallel()
 	doc := loadSpec(t)
 	r := router(routeDeps{log: slog.New(slog.DiscardHandler), metrics: metrics.New(), serveMetrics: true,
 		externalToken: http.NotFoundHandler(), audit: http.NotFoundHandler()})
@@ -141,6 +142,7 @@ func (sc *specChecker) check(t *testing.T, s *stack, c specCase) apiResponse {
 // Real responses of the running service, success and refusal alike, match
 // api/openapi.yaml.
 func TestRealResponsesMatchTheOpenAPISpec(t *testing.T) {
+	t.Parallel()
 	s := keyStack(t, map[string]string{"METRICS_ON_MAIN_PORT": "true"})
 	sc := newSpecChecker(t, s.url)
 	tok := s.session(t, descopestub.Session{UserID: "Uspec", Roles: []string{"viewer"}})
@@ -184,6 +186,7 @@ func TestFailureResponsesMatchTheOpenAPISpec(t *testing.T) {
 // The webhook routes refuse unsigned and oversized deliveries in the spec's
 // shapes.
 func TestWebhookRefusalsMatchTheOpenAPISpec(t *testing.T) {
+	t.Parallel()
 	s := keyStack(t, map[string]string{
 		"EXTERNAL_TOKEN_HMAC_SECRETS": "connector-secret-0123456789",
 		"AUDIT_WEBHOOK_HMAC_SECRETS":  "audit-secret-0123456789",

@@ -54,17 +54,39 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	r, done, err := prepareReconcile(ctx, cfg, flags, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rep, err := r.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("reconciling: %w", err)
+	}
+	return reportReconcile(ctx, r.log, stdout, rep)
+}
+
+// reconcileRun is a reconciler with the log it reports to.
+type reconcileRun struct {
+	*bridge.Reconciler
+	log *slog.Logger
+}
+
+// prepareReconcile builds the reconciler from cfg; done releases what it
+// opened.
+func prepareReconcile(ctx context.Context, cfg *Config, flags reconcileFlags, stderr io.Writer) (reconcileRun, func(), error) {
+	done := func() {}
 	if cfg.Descope.ManagementKey == "" {
-		return errors.New("config: reconcile reads every Descope user and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
+		return reconcileRun{}, done, errors.New("config: reconcile reads every Descope user and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
 	}
 	if flags.migration && cfg.mapping.Migration() == nil {
-		return errors.New("reconcile: --migration-report needs migration mode (\"migration\" in IDENTITY_MAPPING)")
+		return reconcileRun{}, done, errors.New("reconcile: --migration-report needs migration mode (\"migration\" in IDENTITY_MAPPING)")
 	}
 	level, _ := cfg.Server.slogLevel()
 	log := httpapi.NewLogger(stderr, level)
 	c, err := buildCore(ctx, cfg, log, nil)
 	if err != nil {
-		return err
+		return reconcileRun{}, done, err
 	}
 	// Removed users are told to the service's exchange path through
 	// Redis; without it, the accounts themselves (disabled, or disabled
@@ -73,18 +95,14 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !flags.dryRun {
 		rdb, err := openRedis(cfg, log)
 		if err != nil {
-			return err
+			return reconcileRun{}, done, err
 		}
 		if rdb != nil {
-			defer func() { _ = rdb.Close() }()
+			done = func() { _ = rdb.Close() }
 			removed = newRemoved(rdb, log, nil)
 		}
 	}
-	rep, err := newReconciler(c, flags, removed, stderr).Run(ctx)
-	if err != nil {
-		return fmt.Errorf("reconciling: %w", err)
-	}
-	return reportReconcile(ctx, log, stdout, rep)
+	return reconcileRun{newReconciler(c, flags, removed, stderr), log}, done, nil
 }
 
 // newReconciler is the repair path over the same background access as

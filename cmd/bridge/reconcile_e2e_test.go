@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,19 +41,33 @@ var reconcileEnv = map[string]string{
 	"SHUTDOWN_TIMEOUT":  "2s",
 }
 
-// reconcileRun runs `bridge reconcile` in-process on the stack's
-// environment and decodes the last line of its stdout.
-func reconcileRun(t *testing.T, args ...string) (*bridge.ReconcileReport, string) {
+// reconcile runs `bridge reconcile` in-process on the stack's environment,
+// as runReconcile does, and decodes the last line of its stdout.
+func (s *stack) reconcile(t *testing.T, args ...string) (*bridge.ReconcileReport, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := runReconcile(ctx, args, &stdout, &stderr)
+	flags, err := parseReconcileFlags(args, &stderr)
+	require.NoError(t, err)
+	var r reconcileRun
+	done := func() {}
+	withEnv(s.env, func() {
+		var cfg *Config
+		if cfg, err = loadConfig(); err == nil {
+			r, done, err = prepareReconcile(ctx, cfg, flags, &stderr)
+		}
+	})
 	require.NoError(t, err, "stderr: %s", stderr.String())
+	defer done()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	err = reportReconcile(ctx, r.log, &stdout, rep)
+	require.True(t, err == nil || errors.Is(err, errReconcileErrors), "reporting: %v", err)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var rep bridge.ReconcileReport
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &rep), "the last line of stdout is the JSON report")
-	return &rep, stderr.String()
+	var got bridge.ReconcileReport
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &got), "the last line of stdout is the JSON report")
+	return &got, stderr.String()
 }
 
 // populate puts n Descope users with role viewer, and signs each in: an
@@ -104,7 +119,8 @@ func populate(t *testing.T, s *stack, emu *authemu.Client, n int) []string {
 // converges every account; a second run changes nothing. Then a SIGTERM in
 // the middle of a big batch leaves work that reconcile finishes.
 func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
-	emu := authemu.ForIsolatedTest(t)
+	t.Parallel()
+	emu := isolatedEmulator(t)
 	s := startStack(t, emu.Host, nil, reconcileEnv)
 	fb := s.svc.firebase.Auth()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -119,7 +135,7 @@ func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
 	t.Logf("1,000 first exchanges adopted in the background after %v", time.Since(start))
 
 	start = time.Now()
-	rep, _ := reconcileRun(t)
+	rep, _ := s.reconcile(t)
 	t.Logf("first reconcile in %v: %+v", time.Since(start), rep)
 	require.Zero(t, rep.Errors)
 	assert.Equal(t, 1000, rep.Scanned)
@@ -156,7 +172,7 @@ func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
 	t.Logf("150 delivered events applied in the background in %v", time.Since(start))
 
 	start = time.Now()
-	dry, _ := reconcileRun(t, "--dry-run")
+	dry, _ := s.reconcile(t, "--dry-run")
 	t.Logf("reconcile --dry-run in %v: %+v", time.Since(start), dry)
 	assert.True(t, dry.DryRun)
 	assert.Equal(t, 900, dry.Scanned)
@@ -172,14 +188,14 @@ func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
 	}
 
 	start = time.Now()
-	fixed, _ := reconcileRun(t)
+	fixed, _ := s.reconcile(t)
 	t.Logf("reconcile in %v: %+v", time.Since(start), fixed)
 	assert.Equal(t, 150, fixed.Changed)
 	assert.Equal(t, map[string]int{"disabled": 100, "revoked": 50}, fixed.Changes)
 	assertConverged(ctx, t, fb, deleted, disabled, promoted)
 
 	start = time.Now()
-	again, _ := reconcileRun(t)
+	again, _ := s.reconcile(t)
 	t.Logf("second reconcile in %v: %+v", time.Since(start), again)
 	assert.Zero(t, again.Changed, "a second run changes nothing")
 	assert.Zero(t, again.Errors)
@@ -197,7 +213,7 @@ func TestReconcileRepairsWhatDeliveriesMissed(t *testing.T) {
 		left := s.svc.lifecycle.queue.Depth()
 		t.Logf("at shutdown %d of %d jobs were left for reconcile", left, len(rest))
 
-		rep, _ := reconcileRun(t)
+		rep, _ := s.reconcile(t)
 		t.Logf("reconcile after the stop: %+v", rep)
 		assert.Zero(t, rep.Errors)
 		require.Positive(t, left, "the stop came in the middle of the batch")
@@ -242,13 +258,17 @@ func clearEmulator(t *testing.T, emu *authemu.Client) {
 // (it is skipped otherwise: the default test run covers 1,000 users in
 // TestReconcileRepairsWhatDeliveriesMissed); docs/performance.md reports it.
 func TestReconcileAtScale(t *testing.T) {
+	t.Parallel()
 	n, _ := strconv.Atoi(os.Getenv("DFBRIDGE_RECONCILE_SCALE"))
 	if n <= 0 {
 		t.Skip("set DFBRIDGE_RECONCILE_SCALE to the number of users to reconcile")
 	}
-	emu := authemu.ForIsolatedTest(t)
-	s := startStack(t, emu.Host, nil, reconcileEnv)
-	t.Setenv("LIFECYCLE_FIREBASE_RPS", "0")
+	emu := isolatedEmulator(t)
+	env := map[string]string{"LIFECYCLE_FIREBASE_RPS": "0"}
+	for k, v := range reconcileEnv {
+		env[k] = v
+	}
+	s := startStack(t, emu.Host, nil, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	clearEmulator(t, emu)
@@ -273,13 +293,13 @@ func TestReconcileAtScale(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	rep, _ := reconcileRun(t)
+	rep, _ := s.reconcile(t)
 	first := time.Since(start)
 	t.Logf("reconcile of %d users in %v: %+v", n, first, rep)
 	assert.Equal(t, n, rep.Scanned)
 	assert.Equal(t, map[string]int{"disabled": n / 10}, rep.Changes)
 	start = time.Now()
-	again, _ := reconcileRun(t)
+	again, _ := s.reconcile(t)
 	t.Logf("second reconcile of %d users in %v: changed %d", n, time.Since(start), again.Changed)
 	assert.Zero(t, again.Changed)
 }

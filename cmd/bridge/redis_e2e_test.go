@@ -47,6 +47,7 @@ func startCluster(t *testing.T, n int, env map[string]string) *cluster {
 // Three instances, one Redis: a per-user limit of 30/min with a burst of
 // 10, hit through all three in turn, admits about 10 exchanges, not 30.
 func TestSharedLimitHoldsAcrossInstances(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3, map[string]string{
 		"RATE_LIMIT_USER_PER_MINUTE": "30", "RATE_LIMIT_USER_BURST": "10", "EXCHANGE_CACHE_SIZE": "0",
 	})
@@ -71,6 +72,7 @@ func TestSharedLimitHoldsAcrossInstances(t *testing.T) {
 
 // An audit delivery replayed to a second instance is a duplicate there.
 func TestAuditReplayToAnotherInstanceIsADuplicate(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 2, nil)
 	body, err := c.stub.AuditDelivery(descopestub.AuditEvent{Action: "UserModified", UserID: "U2replayed"})
 	require.NoError(t, err)
@@ -86,6 +88,7 @@ func TestAuditReplayToAnotherInstanceIsADuplicate(t *testing.T) {
 // /readyz stays 200 and names redis as degraded, and an audit delivery gets
 // 503 so Descope retries it rather than it being kept in memory and lost.
 func TestRedisDownKeepsExchangesAndRefusesDeliveries(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 1, map[string]string{"EXCHANGE_CACHE_SIZE": "0"})
 	s := c.instances[0]
 	c.redis.Stop()
@@ -121,6 +124,7 @@ func TestRedisDownKeepsExchangesAndRefusesDeliveries(t *testing.T) {
 // no key or value holds a session JWT, a custom token, a webhook secret or
 // the management key.
 func TestRedisHoldsNoSecret(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 2, map[string]string{"EXCHANGE_CACHE_SIZE": "0"})
 	var secrets []string
 	for i := range 4 {

@@ -87,6 +87,7 @@ func emulatorMessage(err error) string {
 // the Admin SDK's revocation check, even once an admin re-enables the
 // account. A replay of the delivery changes nothing.
 func TestUserDeletedEndsTheFirebaseSession(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, webhookEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -143,6 +144,7 @@ func TestUserDeletedEndsTheFirebaseSession(t *testing.T) {
 // sessions that carried the old role. The next ID token carries the new
 // claims.
 func TestUserModifiedRemovingARoleChangesTheClaims(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, webhookEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -205,6 +207,7 @@ func TestUserModifiedRemovingARoleChangesTheClaims(t *testing.T) {
 // Descope's Generic HTTP Token connector, pointed at the bridge, gets a
 // token the Auth emulator accepts for the user it posted.
 func TestExternalTokenSignsInToAuthEmulator(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, webhookEnv)
 	userID := uniqueUser("Uconnector")
@@ -244,6 +247,7 @@ func TestExternalTokenSignsInToAuthEmulator(t *testing.T) {
 // With no secret configured, neither webhook route exists: an
 // unauthenticated connector route would mint tokens for anyone.
 func TestWebhookRoutesNeedASecret(t *testing.T) {
+	t.Parallel()
 	sa, err := serviceaccount.Generate("demo-dfbridge")
 	require.NoError(t, err)
 	s := startStack(t, "", sa, nil)
@@ -313,6 +317,7 @@ func TestWebhookConfig(t *testing.T) {
 // the role table, finds the role that changed, pages Descope's user search
 // for its holders and re-syncs each; a user without the role is untouched.
 func TestRoleEventUpdatesEveryHoldersClaims(t *testing.T) {
+	t.Parallel()
 	emu := authemu.ForTest(t)
 	s := startStack(t, emu.Host, nil, map[string]string{"AUDIT_WEBHOOK_HMAC_SECRETS": auditSecret})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -20,14 +20,24 @@ func ForTest(t testing.TB) *Client {
 	return forTest(t, "FIREBASE_AUTH_EMULATOR_HOST", "the Auth emulator")
 }
 
+// startEnv is the test environment as the process started with it: tests
+// that build services in parallel set variables for a moment (the bridge
+// reads FIREBASE_AUTH_EMULATOR_HOST), and must not change where the
+// emulators are.
+var startEnv = map[string]string{
+	"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"),
+	"DFBRIDGE_ISOLATED_EMULATOR":  os.Getenv("DFBRIDGE_ISOLATED_EMULATOR"),
+	"DFBRIDGE_REQUIRE_EMULATOR":   os.Getenv("DFBRIDGE_REQUIRE_EMULATOR"),
+}
+
 // forTest is a client for the emulator at the host in the variable named
 // env, skipping t when it is unset (failing under DFBRIDGE_REQUIRE_EMULATOR=1)
 // and failing t when the emulator does not answer.
 func forTest(t testing.TB, env, what string) *Client {
 	t.Helper()
-	host := os.Getenv(env)
+	host := startEnv[env]
 	if host == "" {
-		if os.Getenv("DFBRIDGE_REQUIRE_EMULATOR") == "1" {
+		if startEnv["DFBRIDGE_REQUIRE_EMULATOR"] == "1" {
 			t.Fatalf("%s is not set but DFBRIDGE_REQUIRE_EMULATOR=1", env)
 		}
 		t.Skipf("%s not set; run via scripts/test.sh to use %s", env, what)
