@@ -283,13 +283,14 @@ func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
 	k.flight = nil
 	changed := k.onChange
 	k.mu.Unlock()
-	f.err = err
-	close(f.done)
 	// Told after the new set is in place, so what the subscriber drops
-	// (cached exchanges) cannot be refilled from the old keys.
+	// (cached exchanges) cannot be refilled from the old keys, and before
+	// the fetch's waiters go on.
 	if err == nil && prev != nil && changed != nil && !bytes.Equal(prev.jwks, s.jwks) {
 		changed()
 	}
+	f.err = err
+	close(f.done)
 }
 
 // OnChange has f called after each fetch that brings a key set different

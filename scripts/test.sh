@@ -56,7 +56,7 @@ scripts/check-static.sh
 echo "== BoringCrypto static build (the image's GOEXPERIMENT build arg)"
 scripts/test-boring.sh
 echo "== go test (race detector on)"
-go test -race -count=1 ./...
+go test -race -count=1 -parallel 4 ./...   # -parallel: the e2e tests mostly wait on I/O
 
 # Every fuzz target, each for a bounded time, starting from its
 # checked-in corpus (testdata/fuzz). A failing input is written there.
