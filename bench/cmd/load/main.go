@@ -120,335 +120,69 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	fmt.Fprintf(out, "dfbridge load benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(out, "machine: %d cores (nproc), %s, %s, load average %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg())
-	backend := "pure Go crypto"
-	if o.goexperiment != "" {
-		backend = "GOEXPERIMENT=" + o.goexperiment
-	}
-	fmt.Fprintf(out, "bridge and ceiling built with: %s, static, -trimpath -ldflags='-s -w' (as scripts/build-static.sh builds the image)\n", backend)
-
-	var bridgeBin, ceilingBin string
-	if o.bin != "" && o.soak > 0 {
-		bridgeBin = o.bin
-	} else if bridgeBin, ceilingBin, err = build(ctx, dir, o.goexperiment, o.profile != ""); err != nil {
+	l := &loadRun{o: o, out: out, dir: dir}
+	if err := l.setUp(ctx); err != nil {
 		return err
-	}
-	if o.bin != "" {
-		bridgeBin = o.bin
-	}
-	if o.peer && o.soak == 0 && o.compare == "" {
-		if err := installPeer(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "Node peer: %s, node:cluster with %d workers, @descope/node-sdk and firebase-admin as pinned in %s/package.json\n", nodeVersion(), o.peerWorkers, peerDir)
 	}
 	stand, err := bench.NewStandIn()
 	if err != nil {
 		return err
 	}
 	defer stand.Close()
-	saFile := filepath.Join(dir, "sa.json")
-	if err := os.WriteFile(saFile, stand.SA.JSON, 0o600); err != nil {
+	l.stand, l.saFile = stand, filepath.Join(dir, "sa.json")
+	if err := os.WriteFile(l.saFile, stand.SA.JSON, 0o600); err != nil {
 		return err
 	}
 	if o.soak > 0 {
-		fmt.Fprintf(out, "bridge binary: %s\n", bridgeBin)
-		return runSoak(ctx, o, out, bridgeBin, dir, soakEnv(stand.Server.URL, saFile), stand)
+		fmt.Fprintf(out, "bridge binary: %s\n", l.bridgeBin)
+		return runSoak(ctx, o, out, l.bridgeBin, dir, soakEnv(stand.Server.URL, l.saFile), stand)
 	}
-	sessions, err := stand.Sessions(o.users)
-	if err != nil {
+	if l.sessions, err = stand.Sessions(o.users); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%d distinct users, one pre-minted Descope session each; %s per phase; key-file signing (RSA-2048)\n\n", o.users, o.duration)
-	env := func(extra ...string) []string {
-		// The Go runtime's own knobs pass through, to try GC settings.
-		extra = append(extra, passThrough("EXCHANGE_IN_FLIGHT_PER_CORE")...)
-		return append([]string{
-			"LISTEN_HOST=127.0.0.1",
-			"DESCOPE_PROJECT_ID=" + bench.ProjectID,
-			"DESCOPE_BASE_URL=" + stand.Server.URL,
-			"GOOGLE_APPLICATION_CREDENTIALS=" + saFile,
-			"LOG_LEVEL=info",
-			// One loopback client drives every request: the limits are
-			// raised out of its way, but their bookkeeping still runs.
-			"RATE_LIMIT_IP_PER_MINUTE=60000000", "RATE_LIMIT_IP_BURST=1000000",
-			"RATE_LIMIT_USER_PER_MINUTE=6000000", "RATE_LIMIT_USER_BURST=100000",
-			"PATH=" + os.Getenv("PATH"),
-		}, extra...)
-	}
-
 	if o.compare != "" {
-		return runCompare(ctx, o, out, bridgeBin, dir, env, sessions)
+		return runCompare(ctx, o, out, l.bridgeBin, dir, l.env, l.sessions)
 	}
+	return l.measure(ctx)
+}
 
-	// Cold starts: process start to the first 200 from POST /exchange.
-	var colds []time.Duration
-	for i := range o.coldRuns {
-		d, err := coldStart(ctx, bridgeBin, dir, env(), sessions[i%len(sessions)])
-		if err != nil {
-			return fmt.Errorf("cold start: %w", err)
-		}
-		colds = append(colds, d)
-	}
-	slices.Sort(colds)
-
-	// Uncached exchanges: the cache is off, so every request is a full
-	// verify, map and sign, whatever the session.
-	pprofAddr := ""
-	if o.profile != "" {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	}
-	b, err := startBridge(ctx, bridgeBin, dir, "uncached", env("EXCHANGE_CACHE_SIZE=0", "DFBRIDGE_PPROF_ADDR="+pprofAddr))
+// measure runs the load phases and prints their report.
+func (l *loadRun) measure(ctx context.Context) error {
+	colds, err := l.coldStarts(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.stop()
-	idleRSS := b.rss()
-	if _, err := drive(ctx, b.url, sessions, 16, time.Second); err != nil { // warm-up, not reported
-		return err
-	}
-	var peer *bridge
-	if o.peer {
-		peer, err = startPeer(ctx, dir, o.peerWorkers, []string{
-			"DESCOPE_PROJECT_ID=" + bench.ProjectID, "DESCOPE_BASE_URL=" + stand.Server.URL,
-			"GOOGLE_APPLICATION_CREDENTIALS=" + saFile, "PATH=" + os.Getenv("PATH")})
-		if err != nil {
-			return err
-		}
-		defer peer.stop()
-		if _, err := drive(ctx, peer.url, sessions, 16, 2*time.Second); err != nil { // warm-up (and JIT), not reported
-			return err
-		}
-	}
-	type phase struct {
-		conns   int
-		ceiling ceiling
-		res     *result
-		hwm     int64
-		cpu     time.Duration
-		selfCPU time.Duration
-		peer    *result
-		peerCPU time.Duration
-		peerHWM int64
-		inside  *result // the bridge's own latency, from its log lines
-	}
-	var phases []phase
-	profiled := -1
-	if o.profile != "" {
-		profiled = 0
-		for i := len(o.conns) - 1; i >= 0; i-- {
-			if o.conns[i] >= 16 {
-				profiled = i
-			}
-		}
-	}
-	for i, c := range o.conns {
-		var profile chan error
-		if i == profiled {
-			profile = make(chan error, 1)
-			go func() {
-				err := fetchProfile(pprofAddr, "profile?seconds="+strconv.Itoa(int((o.duration+o.ceilingFor).Seconds())), o.profile)
-				if err == nil { // the heap at the end of the phase, with runtime.MemStats
-					err = fetchProfile(pprofAddr, "heap?debug=1", o.profile+".heap.txt")
-				}
-				profile <- err
-			}()
-		}
-		// The machine may be shared: alternate ceiling and load in
-		// rounds, so both see the same background.
-		p := phase{conns: c, res: &result{}, peer: &result{}, inside: &result{}}
-		for range o.rounds {
-			ceil, err := measureCeiling(ctx, ceilingBin, o.ceilingFor/time.Duration(o.rounds))
-			if err != nil {
-				return err
-			}
-			p.ceiling.add(ceil)
-			cpu0, self0, log0 := b.cpu(), selfCPU(), b.logSize()
-			res, err := drive(ctx, b.url, sessions, c, o.duration/time.Duration(o.rounds))
-			if err != nil {
-				return err
-			}
-			p.cpu += b.cpu() - cpu0
-			p.selfCPU += selfCPU() - self0
-			p.res.add(res)
-			inside, err := b.handlerLatencies(log0)
-			if err != nil {
-				return err
-			}
-			p.inside.add(inside)
-			if peer != nil {
-				cpu0 := peer.cpu()
-				res, err := drive(ctx, peer.url, sessions, c, o.duration/time.Duration(o.rounds))
-				if err != nil {
-					return err
-				}
-				p.peerCPU += peer.cpu() - cpu0
-				p.peer.add(res)
-			}
-		}
-		p.hwm = b.peakRSS()
-		if peer != nil {
-			p.peerHWM = peer.peakRSS()
-		}
-		phases = append(phases, p)
-		if profile != nil {
-			if err := <-profile; err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "CPU profile of the bridge at %d conns: %s (go tool pprof -top %s), heap after it: %s.heap.txt\n\n",
-				c, o.profile, o.profile, o.profile)
-		}
-	}
-	// Open loop: a fixed offered rate, bridge and peer in alternating
-	// slices, latency from each request's intended send time.
-	type openPhase struct {
-		rate      int
-		res, peer *result
-	}
-	var opens []openPhase
-	for _, rate := range o.openRates {
-		op := openPhase{rate: rate, res: &result{}, peer: &result{}}
-		for range o.rounds {
-			res, err := driveOpen(ctx, b.url, sessions, rate, o.openConns, o.duration/time.Duration(o.rounds))
-			if err != nil {
-				return err
-			}
-			op.res.add(res)
-			if peer != nil {
-				res, err := driveOpen(ctx, peer.url, sessions, rate, o.openConns, o.duration/time.Duration(o.rounds))
-				if err != nil {
-					return err
-				}
-				op.peer.add(res)
-			}
-		}
-		opens = append(opens, op)
-	}
-	b.stop()
-	if peer != nil {
-		peer.stop()
-	}
-
-	// Cached repeats: the default cache, every session exchanged once, then
-	// the same sessions again and again.
-	cb, err := startBridge(ctx, bridgeBin, dir, "cached", env())
+	u, err := l.uncached(ctx)
 	if err != nil {
 		return err
 	}
-	defer cb.stop()
-	if _, err := drive(ctx, cb.url, sessions, 16, onePass); err != nil {
-		return err
-	}
-	base := phases[len(phases)-1]
-	for i := len(phases) - 1; i >= 0; i-- {
-		if phases[i].conns >= 16 {
-			base = phases[i]
-		}
-	}
-	cached, err := drive(ctx, cb.url, sessions, base.conns, o.duration)
+	base := u.base()
+	cached, cachedHWM, err := l.cachedRepeats(ctx, base.conns)
 	if err != nil {
 		return err
 	}
-	cachedHWM := cb.peakRSS()
-	cb.stop()
-
-	fmt.Fprintf(out, "uncached exchanges (EXCHANGE_CACHE_SIZE=0: verify + map + sign on every request)\n")
-	fmt.Fprintf(out, "%5s %7s %8s %8s %8s %6s %8s %6s %12s %10s %6s %10s %9s\n",
-		"conns", "req/s", "p50", "p99", "max", "errors", "sign/s", "ratio", "bridge CPU", "sign CPU", "share", "load CPU", "peak RSS")
-	for _, p := range phases {
-		bridgeCPU, signCPU := perReq(p.cpu, p.res.ok), float64(p.ceiling.cpuPerSign().Microseconds())
-		fmt.Fprintf(out, "%5d %7.0f %8s %8s %8s %6d %8.0f %5.0f%% %9.0fµs/r %8.0fµs %5.0f%% %7.0fµs/r %6.1f MB\n",
-			p.conns, p.res.rate(), ms(p.res.quantile(0.50)), ms(p.res.quantile(0.99)), ms(p.res.quantile(1)),
-			p.res.errors, p.ceiling.perSecond(), 100*p.res.rate()/p.ceiling.perSecond(),
-			bridgeCPU, signCPU, 100*signCPU/bridgeCPU, perReq(p.selfCPU, p.res.ok), float64(p.hwm)/1024)
+	l.reportUncached(u)
+	l.reportPeer(u)
+	l.reportOpen(u)
+	if err := l.drawChart(u); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "  sign/s:     RSA-2048 signatures per second on all %d cores (bench/cmd/signceiling, same backend),\n", runtime.NumCPU())
-	fmt.Fprintf(out, "              measured in %d slices alternating with the load slices of the same phase\n", o.rounds)
-	fmt.Fprintf(out, "  ratio:      exchanges/s over sign/s\n")
-	fmt.Fprintf(out, "  bridge CPU: user+system CPU of the bridge process per exchange; sign CPU: per signature alone;\n")
-	fmt.Fprintf(out, "              share: sign CPU over bridge CPU, the part of the bridge's work that is the signature\n")
-	fmt.Fprintf(out, "  load CPU:   CPU of this load generator per exchange, taken from the same cores\n")
-	fmt.Fprintf(out, "  peak RSS:   the bridge's VmHWM after the phase\n\n")
-
-	if peer != nil {
-		fmt.Fprintf(out, "bridge against the Node peer (%d workers), closed loop, the same stand-in, key and sessions, alternating slices\n", o.peerWorkers)
-		fmt.Fprintf(out, "%5s %8s %8s %8s | %8s %8s %8s %10s | %7s %9s %9s\n",
-			"conns", "bridge/s", "p50", "p99", "peer/s", "p50", "p99", "peer CPU", "× rate", "p99 ratio", "peer RSS")
-		for _, p := range phases {
-			fmt.Fprintf(out, "%5d %8.0f %8s %8s | %8.0f %8s %8s %7.0fµs/r | %6.2f× %8.2f %6.1f MB\n",
-				p.conns, p.res.rate(), ms(p.res.quantile(0.50)), ms(p.res.quantile(0.99)),
-				p.peer.rate(), ms(p.peer.quantile(0.50)), ms(p.peer.quantile(0.99)), perReq(p.peerCPU, p.peer.ok),
-				p.res.rate()/p.peer.rate(), ratio(p.res.quantile(0.99), p.peer.quantile(0.99)), float64(p.peerHWM)/1024)
-		}
-		fmt.Fprintf(out, "  × rate: bridge exchanges/s over the peer's; p99 ratio: the bridge's p99 over the peer's\n")
-		fmt.Fprintf(out, "  inside the bridge (its exchange log lines' latency_ms: handler start, queue included, to the answer):\n")
-		for _, p := range phases {
-			fmt.Fprintf(out, "    %3d conns: p50 %s, p99 %s of the client's p50 %s, p99 %s\n", p.conns,
-				ms(p.inside.quantile(0.5)), ms(p.inside.quantile(0.99)), ms(p.res.quantile(0.5)), ms(p.res.quantile(0.99)))
-		}
-		peerErrors := 0
-		for _, p := range phases {
-			peerErrors += p.peer.errors
-		}
-		fmt.Fprintf(out, "  peer CPU and RSS: the peer's process tree (primary and workers); the peer's errors: %d\n\n", peerErrors)
-	}
-	if len(opens) > 0 {
-		fmt.Fprintf(out, "open loop: a fixed offered rate over %d connections, latency from each request's intended send time\n", o.openConns)
-		fmt.Fprintf(out, "%7s %8s %8s %8s %6s", "offered", "bridge/s", "p50", "p99", "errors")
-		if peer != nil {
-			fmt.Fprintf(out, " | %8s %8s %8s %6s | %9s", "peer/s", "p50", "p99", "errors", "p99 ratio")
-		}
-		fmt.Fprintln(out)
-		for _, op := range opens {
-			fmt.Fprintf(out, "%7d %8.0f %8s %8s %6d", op.rate, op.res.rate(), ms(op.res.quantile(0.50)), ms(op.res.quantile(0.99)), op.res.errors)
-			if peer != nil {
-				fmt.Fprintf(out, " | %8.0f %8s %8s %6d | %9.2f", op.peer.rate(), ms(op.peer.quantile(0.50)), ms(op.peer.quantile(0.99)), op.peer.errors,
-					ratio(op.res.quantile(0.99), op.peer.quantile(0.99)))
-			}
-			fmt.Fprintln(out)
-		}
-		fmt.Fprintln(out)
-	}
-	if o.chart != "" {
-		all := []series{{name: "dfbridge"}}
-		if peer != nil {
-			all = append(all, series{name: fmt.Sprintf("Node peer, %d workers", o.peerWorkers)})
-		}
-		for _, p := range phases {
-			for i, r := range []*result{p.res, p.peer}[:len(all)] {
-				all[i].conns = append(all[i].conns, p.conns)
-				all[i].rate = append(all[i].rate, r.rate())
-				all[i].p99 = append(all[i].p99, float64(r.quantile(0.99))/float64(time.Millisecond))
-			}
-		}
-		title := fmt.Sprintf("POST /exchange, key-file signing, uncached; %d cores, %s", runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-		if err := writeChart(o.chart, title, all); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "chart: %s\n\n", o.chart)
-	}
-
-	fmt.Fprintf(out, "cached repeats (default cache, the same %d sessions again)\n", len(sessions))
+	o, out := l.o, l.out
+	fmt.Fprintf(out, "cached repeats (default cache, the same %d sessions again)\n", len(l.sessions))
 	fmt.Fprintf(out, "%5d %9.0f %8s %8s %8s %6d   %.1f× the uncached rate at %d conns, peak RSS %.1f MB\n\n",
 		base.conns, cached.rate(), ms(cached.quantile(0.50)), ms(cached.quantile(0.99)), ms(cached.quantile(1)),
 		cached.errors, cached.rate()/base.res.rate(), base.conns, float64(cachedHWM)/1024)
-
-	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(idleRSS)/1024)
+	fmt.Fprintf(out, "bridge RSS when ready, before any exchange: %.1f MB\n", float64(u.idleRSS)/1024)
 	fmt.Fprintf(out, "cold start (process start to first successful exchange), %d runs: min %s, median %s, max %s\n",
 		len(colds), ms(colds[0]), ms(colds[len(colds)/2]), ms(colds[len(colds)-1]))
 	if o.keyless {
-		if err := runKeyless(ctx, o, out, bridgeBin, dir, env, sessions); err != nil {
+		if err := runKeyless(ctx, o, out, l.bridgeBin, l.dir, l.env, l.sessions); err != nil {
 			return fmt.Errorf("keyless: %w", err)
 		}
 	}
 	if o.shared {
-		if err := runShared(ctx, o, out, bridgeBin, dir, env, sessions); err != nil {
+		if err := runShared(ctx, o, out, l.bridgeBin, l.dir, l.env, l.sessions); err != nil {
 			return fmt.Errorf("shared state: %w", err)
 		}
 	}
