@@ -21,8 +21,10 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
 fi
 "$CHROMIUM_PATH" --version
 
-step "@dfbridge/client: install and build"
-(cd clients/js && npm_ci && npm run build)
+if [ "${DFBRIDGE_CLIENT_BUILT:-}" != 1 ]; then # set by scripts/test.sh, which built it
+  step "@dfbridge/client: install and build"
+  (cd clients/js && npm_ci && npm run build)
+fi
 
 step "web: install and browser test"
 (cd examples/web && npm_ci && npm run test:e2e)

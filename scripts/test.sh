@@ -8,11 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/stack.sh
 
-# The lint tool builds from source on a fresh machine (about 3 minutes of
-# CPU); build it while the steps below wait on the network.
+# The Go tools build from source on a fresh machine (golangci-lint takes
+# about 3 minutes of CPU); build them while the steps below wait on the
+# network. gotestsum runs the Go tests and counts them.
+gotestsum_version=v1.13.0
 lint_log=$(mktemp)
-scripts/lint.sh --install >"$lint_log" 2>&1 &
+{ scripts/lint.sh --install && go install "gotest.tools/gotestsum@$gotestsum_version"; } >"$lint_log" 2>&1 &
 lint_install=$!
+# summary collects what the totals line at the end counts.
+summary=$(mktemp)
 
 # Ports apart from the dev stack's, so both can run at once: the emulator
 # takes port..port+2, the stand-in, the bridge and the test page port+5..+7.
@@ -46,7 +50,7 @@ go vet ./...
 echo "== golangci-lint (pinned; .golangci.yml)"
 if ! wait "$lint_install"; then
   cat "$lint_log" >&2
-  echo "installing golangci-lint failed" >&2
+  echo "installing golangci-lint or gotestsum failed" >&2
   exit 1
 fi
 cat "$lint_log"
@@ -56,25 +60,48 @@ scripts/check-static.sh
 echo "== BoringCrypto static build (the image's GOEXPERIMENT build arg)"
 scripts/test-boring.sh
 echo "== go test (race detector on)"
-go test -race -count=1 -parallel 4 ./...   # -parallel: the e2e tests mostly wait on I/O
+# -parallel: the end-to-end tests mostly wait on I/O.
+"$(go env GOPATH)/bin/gotestsum" --format pkgname --format-hide-empty-pkg -- -race -count=1 -parallel 4 ./... |
+  tee -a "$summary"
+
+# The client checks need no Go and little CPU: they install and type-check
+# while the fuzzers below run.
+clients_log=$(mktemp)
+scripts/test-clients.sh >"$clients_log" 2>&1 &
+clients=$!
 
 # Every fuzz target, each for a bounded time, starting from its
 # checked-in corpus (testdata/fuzz). A failing input is written there.
-fuzztime=${DFBRIDGE_FUZZTIME:-15s}
-go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }' |
-  while read -r pkg target; do
-    echo "== go test -fuzz $target ($pkg, $fuzztime)"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
-  done
+fuzztime=${DFBRIDGE_FUZZTIME:-10s}
+fuzz_targets=$(go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }')
+while read -r pkg target; do
+  echo "== go test -fuzz $target ($pkg, $fuzztime)"
+  go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
+done <<<"$fuzz_targets"
 
 echo "== client tests"
-scripts/test-clients.sh
+clients_ok=0
+wait "$clients" || clients_ok=$?
+cat "$clients_log" | tee -a "$summary"
+if [ "$clients_ok" != 0 ]; then
+  echo "client tests failed" >&2
+  exit 1
+fi
 
 stack_up
 echo "== session binding with the Firebase JS SDK against the local stack"
 (cd clients/js && BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
-  FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR AUDIT_SECRET=$STACK_AUDIT_SECRET npm run test:stack)
+  FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR AUDIT_SECRET=$STACK_AUDIT_SECRET npm run test:stack) 2>&1 | tee -a "$summary"
 
 echo "== browser test"
-BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
-  scripts/test-browser.sh
+# The client package was built by the client tests above.
+BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR DFBRIDGE_CLIENT_BUILT=1 \
+  scripts/test-browser.sh 2>&1 | tee -a "$summary"
+
+# The totals: Go tests as gotestsum counted them, and the JavaScript tests
+# (node:test's "# tests N" lines: unit, packaging, stack, browser).
+go_totals=$(grep -E '^DONE [0-9]+ tests' "$summary" | tail -1 | sed 's/^DONE //')
+js_tests=$(awk '/^# tests [0-9]+$/ { n += $3 } END { print n + 0 }' "$summary")
+fuzz_count=$(grep -c . <<<"$fuzz_targets")
+printf '== all tests passed in %dm%02ds: Go %s (race detector on); %d fuzz targets for %s each; %d JavaScript tests (client, packaging, local stack, browser); lint clean\n' \
+  $((SECONDS / 60)) $((SECONDS % 60)) "$go_totals" "$fuzz_count" "$fuzztime" "$js_tests"
