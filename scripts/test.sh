@@ -64,6 +64,10 @@ echo "== go test (race detector on)"
 "$(go env GOPATH)/bin/gotestsum" --format pkgname --format-hide-empty-pkg -- -race -count=1 -parallel 4 ./... |
   tee -a "$summary"
 
+# Listed before the client checks start: ./... walks the tree, where they
+# replace node_modules.
+fuzz_targets=$(go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }')
+
 # The client checks need no Go and little CPU: they install and type-check
 # while the fuzzers below run.
 clients_log=$(mktemp)
@@ -73,7 +77,6 @@ clients=$!
 # Every fuzz target, each for a bounded time, starting from its
 # checked-in corpus (testdata/fuzz). A failing input is written there.
 fuzztime=${DFBRIDGE_FUZZTIME:-10s}
-fuzz_targets=$(go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }')
 while read -r pkg target; do
   echo "== go test -fuzz $target ($pkg, $fuzztime)"
   go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
