@@ -64,11 +64,10 @@ func driveThroughShutdown(t *testing.T, s *stack, tok string, clients int) (ok, 
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	time.Sleep(500 * time.Millisecond)
-	before := nOK.Load()
-	require.Positive(t, before, "load is flowing before the stop")
+	require.Eventually(t, func() bool { return nOK.Load() >= 20 }, 10*time.Second, 5*time.Millisecond,
+		"load is flowing before the stop")
 	go s.cancel() // what SIGTERM does through signal.NotifyContext
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, s.svc.draining.Load, 5*time.Second, time.Millisecond, "the drain starts")
 	if resp, err := probe.Get(s.url + "/readyz"); err == nil {
 		readyDuringDrain = resp.StatusCode
 		_ = resp.Body.Close()
