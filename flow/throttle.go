@@ -13,20 +13,6 @@ import (
 // wrappers hold it to a rate per upstream, so a 20,000-user batch or a full
 // reconcile cannot spend the project's quota. A nil limiter is no limit.
 
-// ThrottledUsers is a UserLoader held to a rate.
-type ThrottledUsers struct {
-	bridge.UserLoader
-	Limit *rate.Limiter
-}
-
-// LoadUser implements UserLoader.
-func (t ThrottledUsers) LoadUser(ctx context.Context, userID string) (*bridge.DescopeUser, error) {
-	if err := wait(ctx, t.Limit); err != nil {
-		return nil, err
-	}
-	return t.UserLoader.LoadUser(ctx, userID)
-}
-
 // ThrottledAccounts is an Accounts held to a rate, each call one token.
 type ThrottledAccounts struct {
 	bridge.Accounts

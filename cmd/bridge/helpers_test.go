@@ -17,6 +17,7 @@ import (
 	"github.com/dfbridge/dfbridge/emulator/authemu"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/emulator/serviceaccount"
+	"github.com/dfbridge/dfbridge/flow"
 )
 
 const testProject = "Ptestbridge"
@@ -296,4 +297,21 @@ func (s *stack) session(t *testing.T, sess descopestub.Session) string {
 	tok, err := s.stub.MintSession(sess)
 	require.NoError(t, err)
 	return tok
+}
+
+// waitIdle waits until no job waits or runs .
+func (l *lifecycle) waitIdle(ctx context.Context) error {
+	if mq, ok := l.queue.(*flow.MemoryQueue); ok {
+		return mq.WaitIdle(ctx)
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for l.queue.Depth() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }

@@ -142,23 +142,6 @@ func (l *lifecycle) redelivered(j bridge.Job, err error) {
 		"kind", string(j.Kind), "user_id", j.UserID, "error", err.Error())
 }
 
-// waitIdle waits until no job waits or runs (tests, and the benchmark).
-func (l *lifecycle) waitIdle(ctx context.Context) error {
-	if mq, ok := l.queue.(*flow.MemoryQueue); ok {
-		return mq.WaitIdle(ctx)
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for l.queue.Depth() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
 // handle runs one job: it converges, drops the user's cached exchanges,
 // and logs and counts the outcome. An error no retry can fix is logged and
 // the job is done; a retryable one is returned for the queue to retry.
