@@ -299,7 +299,7 @@ func (s *stack) session(t *testing.T, sess descopestub.Session) string {
 	return tok
 }
 
-// waitIdle waits until no job waits or runs .
+// waitIdle waits until no job waits or runs.
 func (l *lifecycle) waitIdle(ctx context.Context) error {
 	if mq, ok := l.queue.(*flow.MemoryQueue); ok {
 		return mq.WaitIdle(ctx)
