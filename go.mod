@@ -2,6 +2,11 @@ module github.com/dfbridge/dfbridge
 
 go 1.26.8
 
+// The npm installs of the clients, examples and emulator harness hold no Go
+// and are rewritten while Go commands walk ./... (the test command runs
+// them side by side).
+ignore node_modules
+
 require (
 	cloud.google.com/go/compute/metadata v0.9.0
 	firebase.google.com/go/v4 v4.21.0

@@ -18,6 +18,15 @@ lint_install=$!
 # summary collects what the totals line at the end counts.
 summary=$(mktemp)
 
+# The client checks (npm installs, type-checks, the client's unit and
+# packaging tests) need no Go and mostly wait on the network: they run
+# beside everything up to the stack tests, and their output is printed
+# there. (go.mod ignores node_modules, which they rewrite while Go commands
+# walk ./....)
+clients_log=$(mktemp)
+scripts/test-clients.sh >"$clients_log" 2>&1 &
+clients=$!
+
 # Ports apart from the dev stack's, so both can run at once: the emulator
 # takes port..port+2, the stand-in, the bridge and the test page port+5..+7.
 emu=${DFBRIDGE_TEST_EMULATOR:-127.0.0.1:9190}
@@ -27,7 +36,15 @@ STACK_STUB_ADDR=127.0.0.1:$((port + 5))
 STACK_BRIDGE_PORT=$((port + 6))
 export WEB_PAGE_PORT=$((port + 7))
 STACK_ORIGINS=http://127.0.0.1:$WEB_PAGE_PORT
-trap stack_down EXIT
+# On any exit: stop what this script started in the background, then the
+# stack and the emulators.
+iso=
+cleanup() {
+  kill "$lint_install" "$clients" 2>/dev/null || true
+  if [ -n "$iso" ]; then emulator/authemu/stop.sh "$iso" || true; fi
+  stack_down
+}
+trap cleanup EXIT
 
 # Debian's real redis-server: the Redis tests start private instances of it.
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -38,11 +55,11 @@ export DFBRIDGE_REQUIRE_REDIS=1
 emulator/authemu/start.sh "$emu"
 # A second emulator for the tests that walk every account (reconcile), so
 # the accounts of tests running beside them stay out of their counts.
-iso=${DFBRIDGE_TEST_ISOLATED_EMULATOR:-127.0.0.1:$((port + 10))}
-emulator/authemu/start.sh "$iso"
-trap 'emulator/authemu/stop.sh "$iso" || true; stack_down' EXIT
+iso_addr=${DFBRIDGE_TEST_ISOLATED_EMULATOR:-127.0.0.1:$((port + 10))}
+emulator/authemu/start.sh "$iso_addr"
+iso=$iso_addr
 export FIREBASE_AUTH_EMULATOR_HOST=$emu
-export DFBRIDGE_ISOLATED_EMULATOR=$iso
+export DFBRIDGE_ISOLATED_EMULATOR=$iso_addr
 export DFBRIDGE_REQUIRE_EMULATOR=1
 
 echo "== go vet"
@@ -64,15 +81,7 @@ echo "== go test (race detector on)"
 "$(go env GOPATH)/bin/gotestsum" --format pkgname --format-hide-empty-pkg -- -race -count=1 -parallel 4 ./... |
   tee -a "$summary"
 
-# Listed before the client checks start: ./... walks the tree, where they
-# replace node_modules.
 fuzz_targets=$(go test -list='^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok / { for (i = 0; i < n; i++) print $2, t[i]; n = 0 }')
-
-# The client checks need no Go and little CPU: they install and type-check
-# while the fuzzers below run.
-clients_log=$(mktemp)
-scripts/test-clients.sh >"$clients_log" 2>&1 &
-clients=$!
 
 # Every fuzz target, each for a bounded time, starting from its
 # checked-in corpus (testdata/fuzz). A failing input is written there.
