@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dfbridge/dfbridge/descope"
 )
 
 // configVar is one variable of the configuration, with its default.
@@ -125,4 +127,10 @@ func sameValue(v reflect.Value, doc string) bool {
 
 func zeroLiteral(v reflect.Value, doc string) bool {
 	return sameValue(reflect.Zero(v.Type()), doc)
+}
+
+// The longest key fetch an exchange may wait (a descope setting's bound)
+// leaves 5 s of the server's write timeout for the rest of the exchange.
+func TestKeyFetchBoundFitsTheWriteTimeout(t *testing.T) {
+	assert.Equal(t, writeTimeout-5*time.Second, descope.MaxKeysFetchTimeout)
 }
