@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -36,6 +37,7 @@ type Guard struct {
 	buffers        sync.Map // int64 → *sync.Pool
 	bodies         *semaphore.Weighted
 	budget         int64
+	inUse          atomic.Int64 // bytes of the budget reserved now
 	refusals       *ratelimit.Limiter
 	trustedProxies int
 }
@@ -82,7 +84,8 @@ func (g *Guard) read(w http.ResponseWriter, r *http.Request, limit int64, s Secr
 	if err := g.bodies.Acquire(ctx, want); err != nil {
 		return nil, release, bridge.Wrap(bridge.CodeBusy, err, "waiting for room to read a webhook body")
 	}
-	defer g.bodies.Release(want)
+	g.inUse.Add(want)
+	defer func() { g.inUse.Add(-want); g.bodies.Release(want) }()
 	pool := g.pool(limit)
 	buf := pool.Get().(*[]byte)
 	release = func() { pool.Put(buf) }
@@ -100,6 +103,9 @@ func (g *Guard) read(w http.ResponseWriter, r *http.Request, limit int64, s Secr
 	}
 	return body, release, nil
 }
+
+// InUse is how many bytes of the body budget calls being read hold now.
+func (g *Guard) InUse() int64 { return g.inUse.Load() }
 
 // pool is the buffer pool of bodies up to limit bytes.
 func (g *Guard) pool(limit int64) *sync.Pool {

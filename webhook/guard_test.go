@@ -137,7 +137,8 @@ func TestSlowBodiesCannotHoldMoreThanTheBudget(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // both slow senders hold their reservations
+	require.Eventually(t, func() bool { return g.InUse() == 2<<20 }, 10*time.Second, time.Millisecond,
+		"both slow senders hold their reservations")
 	body := []byte(`[]`)
 	start := time.Now()
 	resp := deliverTo(t, ts.URL, body)
