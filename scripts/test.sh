@@ -40,7 +40,7 @@ STACK_ORIGINS=http://127.0.0.1:$WEB_PAGE_PORT
 # stack and the emulators.
 iso=
 cleanup() {
-  kill "$lint_install" "$clients" 2>/dev/null || true
+  kill "$lint_install" "$clients" "${emulators:-}" 2>/dev/null || true
   if [ -n "$iso" ]; then emulator/authemu/stop.sh "$iso" || true; fi
   stack_down
 }
@@ -52,12 +52,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 export DFBRIDGE_REQUIRE_REDIS=1
 
-emulator/authemu/start.sh "$emu"
-# A second emulator for the tests that walk every account (reconcile), so
-# the accounts of tests running beside them stay out of their counts.
+# The Auth emulators start in the background (the first run installs
+# firebase-tools from npm) while the Go steps below compile; the tests wait
+# for them. A second emulator serves the tests that walk every account
+# (reconcile), so the accounts of tests running beside them stay out of
+# their counts.
 iso_addr=${DFBRIDGE_TEST_ISOLATED_EMULATOR:-127.0.0.1:$((port + 10))}
-emulator/authemu/start.sh "$iso_addr"
 iso=$iso_addr
+emulators_log=$(mktemp)
+{ emulator/authemu/start.sh "$emu" && emulator/authemu/start.sh "$iso_addr"; } >"$emulators_log" 2>&1 &
+emulators=$!
 export FIREBASE_AUTH_EMULATOR_HOST=$emu
 export DFBRIDGE_ISOLATED_EMULATOR=$iso_addr
 export DFBRIDGE_REQUIRE_EMULATOR=1
@@ -74,6 +78,13 @@ cat "$lint_log"
 scripts/lint.sh
 echo "== static binary (the container build)"
 scripts/check-static.sh
+echo "== Auth emulators"
+if ! wait "$emulators"; then
+  cat "$emulators_log" >&2
+  echo "starting the Auth emulators failed" >&2
+  exit 1
+fi
+cat "$emulators_log"
 echo "== BoringCrypto static build (the image's GOEXPERIMENT build arg)"
 scripts/test-boring.sh
 echo "== go test (race detector on)"
