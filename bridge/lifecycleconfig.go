@@ -61,7 +61,7 @@ func DefaultLifecycleConfig() LifecycleConfig {
 func (c *LifecycleConfig) Validate() error {
 	switch {
 	case c.OnUserDeleted != "disable" && c.OnUserDeleted != "delete":
-		return fmt.Errorf("AUDIT_WEBHOOK_ON_USER_DELETED=%q; use disable or delete", shorten(c.OnUserDeleted, 20))
+		return fmt.Errorf("AUDIT_WEBHOOK_ON_USER_DELETED=%q; use disable or delete", Truncate(c.OnUserDeleted, 20))
 	case c.QueueSize < 1 || c.Workers < 1 || c.MaxAttempts < 1 || c.RoleFanOutMax < 1:
 		return errors.New("LIFECYCLE_QUEUE_SIZE, LIFECYCLE_WORKERS, LIFECYCLE_MAX_ATTEMPTS and LIFECYCLE_ROLE_FANOUT_MAX must each be at least 1")
 	case c.DescopeRPS < 0 || c.FirebaseRPS < 0:
@@ -69,14 +69,7 @@ func (c *LifecycleConfig) Validate() error {
 	case c.RemovedTTL < 2*time.Hour:
 		return errors.New("LIFECYCLE_REMOVED_TTL must be at least 2h (Descope's session-token timeout plus the custom token's hour)")
 	case c.ProfileSync != "created" && c.ProfileSync != "all":
-		return fmt.Errorf("LIFECYCLE_PROFILE_SYNC=%q; use created or all", shorten(c.ProfileSync, 20))
+		return fmt.Errorf("LIFECYCLE_PROFILE_SYNC=%q; use created or all", Truncate(c.ProfileSync, 20))
 	}
 	return nil
-}
-
-func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -218,7 +218,7 @@ func (m *Mapping) Tenant(s *Session) (string, error) {
 		return fb, nil
 	}
 	if m.refuseUnmapped {
-		return "", Errorf(CodeTenantNotMapped, "descope tenant %q has no firebase tenant", truncate(cur, 64))
+		return "", Errorf(CodeTenantNotMapped, "descope tenant %q has no firebase tenant", Truncate(cur, 64))
 	}
 	return "", nil
 }
@@ -343,7 +343,9 @@ func sessionClaim(s *Session, name string) (any, bool) {
 	return v, true
 }
 
-func truncate(s string, n int) string {
+// Truncate is s cut to n bytes with an ellipsis, for quoting an operator's
+// or a caller's input in an error message.
+func Truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
 	}

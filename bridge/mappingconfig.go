@@ -111,7 +111,7 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"10m\"", truncate(s, 32))
+		return fmt.Errorf("%q is not a duration such as \"10m\"", Truncate(s, 32))
 	}
 	*d = duration(v)
 	return nil
@@ -224,7 +224,7 @@ func parseUID(m *Mapping, doc *mappingDoc) error {
 		u.From = UIDFromUserID
 	case UIDFromUserID, UIDFromLoginID, UIDFromEmail, UIDFromClaim:
 	default:
-		return fmt.Errorf("uid.from: %q is not a strategy; use userId, loginId, email or claim", truncate(string(u.From), 32))
+		return fmt.Errorf("uid.from: %q is not a strategy; use userId, loginId, email or claim", Truncate(string(u.From), 32))
 	}
 	if u.From == UIDFromClaim && u.Claim == "" {
 		return errors.New(`uid.claim: required with uid.from "claim"; name the session claim that holds the UID`)
@@ -294,7 +294,7 @@ func parseClaims(m *Mapping, doc *mappingDoc) error {
 			return err
 		}
 		if c.Static[name] == nil {
-			return fmt.Errorf("claims.static: %q is null; remove it instead", truncate(name, 64))
+			return fmt.Errorf("claims.static: %q is null; remove it instead", Truncate(name, 64))
 		}
 	}
 	m.static = c.Static
@@ -318,7 +318,7 @@ func parsePassRules(m *Mapping, c *claimsDoc) error {
 				return errors.New("claims.include: a claim name is empty")
 			}
 			if seen[from] {
-				return fmt.Errorf("claims.include: %q is listed twice", truncate(from, 64))
+				return fmt.Errorf("claims.include: %q is listed twice", Truncate(from, 64))
 			}
 			seen[from] = true
 			m.pass = append(m.pass, passRule{from: from, to: from})
@@ -328,10 +328,10 @@ func parsePassRules(m *Mapping, c *claimsDoc) error {
 		to := c.Rename[from]
 		i := slices.IndexFunc(m.pass, func(r passRule) bool { return r.from == from })
 		if i < 0 {
-			return fmt.Errorf("claims.rename: %q is not in claims.include", truncate(from, 64))
+			return fmt.Errorf("claims.rename: %q is not in claims.include", Truncate(from, 64))
 		}
 		if to == "" {
-			return fmt.Errorf("claims.rename: the new name for %q is empty", truncate(from, 64))
+			return fmt.Errorf("claims.rename: the new name for %q is empty", Truncate(from, 64))
 		}
 		m.pass[i].to = to
 	}
@@ -350,7 +350,7 @@ func (top topNames) claim(name, what string) error {
 		return fmt.Errorf("%s: %q is reserved by Firebase; rename it (claims.rename) or nest it (claims.namespace)", what, name)
 	}
 	if prev, dup := top[name]; dup {
-		return fmt.Errorf("%s: %q is also produced by %s", what, truncate(name, 64), prev)
+		return fmt.Errorf("%s: %q is also produced by %s", what, Truncate(name, 64), prev)
 	}
 	top[name] = what
 	return nil
@@ -366,7 +366,7 @@ func (top topNames) placePassed(m *Mapping) error {
 		inner := map[string]bool{}
 		for _, r := range m.pass {
 			if inner[r.to] {
-				return fmt.Errorf("claims.rename: two claims are named %q", truncate(r.to, 64))
+				return fmt.Errorf("claims.rename: two claims are named %q", Truncate(r.to, 64))
 			}
 			inner[r.to] = true
 		}
@@ -412,7 +412,7 @@ func parseDropOrder(m *Mapping, order []string, top map[string]string) error {
 	seen := map[string]bool{}
 	for _, e := range order {
 		if seen[e] {
-			return fmt.Errorf("claims.dropOrder: %q is listed twice", truncate(e, 64))
+			return fmt.Errorf("claims.dropOrder: %q is listed twice", Truncate(e, 64))
 		}
 		seen[e] = true
 		var slots []claimSlot
@@ -434,11 +434,11 @@ func parseDropOrder(m *Mapping, order []string, top map[string]string) error {
 		}
 		switch len(slots) {
 		case 0:
-			return fmt.Errorf("claims.dropOrder: %q is no claim this mapping produces", truncate(e, 64))
+			return fmt.Errorf("claims.dropOrder: %q is no claim this mapping produces", Truncate(e, 64))
 		case 1:
 			m.drops = append(m.drops, slots[0])
 		default:
-			return fmt.Errorf("claims.dropOrder: %q is ambiguous between a top-level and a namespaced claim", truncate(e, 64))
+			return fmt.Errorf("claims.dropOrder: %q is ambiguous between a top-level and a namespaced claim", Truncate(e, 64))
 		}
 	}
 	return nil
@@ -489,12 +489,12 @@ func parseGate(path string, g *gateDoc, scoped bool) (*SetGate, error) {
 	case g.In == "":
 		g.In = ScopeProject
 	case g.In != ScopeProject && g.In != ScopeTenant && g.In != ScopeEither:
-		return nil, fmt.Errorf("%s.in: %q is not a scope; use project, tenant or either", path, truncate(string(g.In), 32))
+		return nil, fmt.Errorf("%s.in: %q is not a scope; use project, tenant or either", path, Truncate(string(g.In), 32))
 	}
 	switch g.Connector {
 	case "", "apply", "skip":
 	default:
-		return nil, fmt.Errorf("%s.connector: %q; use apply (the default) or skip", path, truncate(g.Connector, 32))
+		return nil, fmt.Errorf("%s.connector: %q; use apply (the default) or skip", path, Truncate(g.Connector, 32))
 	}
 	return &SetGate{AnyOf: g.AnyOf, AllOf: g.AllOf, In: g.In, SkipOnConnector: g.Connector == "skip"}, nil
 }
@@ -512,7 +512,7 @@ func parseTenants(m *Mapping, doc *mappingDoc) error {
 			return errors.New("tenants.map: a Descope tenant ID is empty")
 		}
 		if !validFirebaseTenantID(t.Map[from]) {
-			return fmt.Errorf("tenants.map: %q is not a Firebase tenant ID (letters, digits and hyphens)", truncate(t.Map[from], 64))
+			return fmt.Errorf("tenants.map: %q is not a Firebase tenant ID (letters, digits and hyphens)", Truncate(t.Map[from], 64))
 		}
 	}
 	switch t.Unmapped {
@@ -520,7 +520,7 @@ func parseTenants(m *Mapping, doc *mappingDoc) error {
 	case "refuse":
 		m.refuseUnmapped = true
 	default:
-		return fmt.Errorf("tenants.unmapped: %q; use project or refuse", truncate(t.Unmapped, 32))
+		return fmt.Errorf("tenants.unmapped: %q; use project or refuse", Truncate(t.Unmapped, 32))
 	}
 	m.tenantMap = t.Map
 	return nil

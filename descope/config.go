@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Config is the Descope part of the service's configuration: which
@@ -81,7 +83,7 @@ func (c *Config) Validate() error {
 		return errors.New("DESCOPE_BASE_URL must use https unless it points at localhost")
 	}
 	if _, err := ParseAuthSchema(string(c.AuthSchema)); err != nil {
-		return fmt.Errorf("DESCOPE_JWT_AUTH_SCHEMA=%q; use default, tenantOnly or none (the JWT template's authorization schema)", shorten(string(c.AuthSchema), 40))
+		return fmt.Errorf("DESCOPE_JWT_AUTH_SCHEMA=%q; use default, tenantOnly or none (the JWT template's authorization schema)", bridge.Truncate(string(c.AuthSchema), 40))
 	}
 	if c.ResolvePermissions && c.ManagementKey == "" {
 		return errors.New("DESCOPE_RESOLVE_PERMISSIONS reads Descope's role table and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")
@@ -170,11 +172,4 @@ func validProjectID(s string) bool {
 
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
-}
-
-func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

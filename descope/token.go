@@ -97,7 +97,7 @@ func parseToken(token string) (*rawToken, error) {
 		return nil, bridge.Errorf(bridge.CodeMalformedToken, "header alg is not a string")
 	}
 	if alg != "RS256" {
-		return nil, bridge.Errorf(bridge.CodeUnsupportedAlgorithm, "header alg %q", truncate(alg, 16))
+		return nil, bridge.Errorf(bridge.CodeUnsupportedAlgorithm, "header alg %q", bridge.Truncate(alg, 16))
 	}
 	for _, name := range refusedHeaders {
 		if _, present := hdr[name]; present {
@@ -265,11 +265,4 @@ func issuerMatches(iss, projectID string) bool {
 		return false
 	}
 	return path.Base(u.Path) == projectID && strings.HasSuffix(u.Path, "/"+projectID)
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

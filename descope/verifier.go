@@ -177,7 +177,7 @@ func (v *Verifier) checkAudience(claims map[string]any) error {
 			return nil
 		}
 	}
-	return bridge.Errorf(bridge.CodeWrongAudience, "aud %q names none of DESCOPE_ALLOWED_AUDIENCES", truncate(strings.Join(auds, ","), 120))
+	return bridge.Errorf(bridge.CodeWrongAudience, "aud %q names none of DESCOPE_ALLOWED_AUDIENCES", bridge.Truncate(strings.Join(auds, ","), 120))
 }
 
 // otherProject names, for the log, the project an unverified token says it
@@ -189,7 +189,7 @@ func (v *Verifier) otherProject(claims map[string]any) string {
 		return ""
 	}
 	proj := iss[strings.LastIndexByte(iss, '/')+1:]
-	return fmt.Sprintf("; the token names Descope project %q, DESCOPE_PROJECT_ID is %q", truncate(proj, 64), v.projectID)
+	return fmt.Sprintf("; the token names Descope project %q, DESCOPE_PROJECT_ID is %q", bridge.Truncate(proj, 64), v.projectID)
 }
 
 // applySchema places the session's authorization where its JWT template's
@@ -216,10 +216,10 @@ func applySchema(s *bridge.Session, schema AuthSchema) {
 func sessionFromClaims(claims map[string]any, times timeClaims, projectID string) (*bridge.Session, error) {
 	iss, _ := claims["iss"].(string)
 	if !issuerMatches(iss, projectID) {
-		return nil, bridge.Errorf(bridge.CodeWrongProject, "iss %q is not project %q", truncate(iss, 80), projectID)
+		return nil, bridge.Errorf(bridge.CodeWrongProject, "iss %q is not project %q", bridge.Truncate(iss, 80), projectID)
 	}
 	if drn, _ := claims["drn"].(string); drn != "DS" {
-		return nil, bridge.Errorf(bridge.CodeNotSessionToken, "drn %q is not a session token", truncate(drn, 8))
+		return nil, bridge.Errorf(bridge.CodeNotSessionToken, "drn %q is not a session token", bridge.Truncate(drn, 8))
 	}
 	uid, _ := claims["dsub"].(string)
 	if uid == "" {

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/api/option"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/internal/smallfile"
 )
 
@@ -87,7 +88,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("the service-account key is for project %q but FIREBASE_PROJECT_ID is %q: "+
 			"Firebase would refuse every token; fix FIREBASE_PROJECT_ID, use the Firebase project's key, or set "+
 			"FIREBASE_KEY_OTHER_PROJECT=true if the key's account is deliberately from another project",
-			shorten(key.ProjectID, 64), shorten(project, 64))
+			bridge.Truncate(key.ProjectID, 64), bridge.Truncate(project, 64))
 	}
 	if (c.AuthEmulatorHost != "" || c.Keyless()) && project == "" {
 		return errors.New("FIREBASE_PROJECT_ID (or GOOGLE_CLOUD_PROJECT) is required with the Auth emulator or keyless signing")
@@ -130,7 +131,7 @@ func (c *Config) key() (*serviceAccountKey, error) {
 		data, err := smallfile.Read(c.CredentialsFile, maxKeyFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS=%q cannot be read (%w); point it at a service-account key file",
-				shorten(c.CredentialsFile, 80), err)
+				bridge.Truncate(c.CredentialsFile, 80), err)
 		}
 		return parseServiceAccountKey("GOOGLE_APPLICATION_CREDENTIALS", data)
 	}
@@ -170,13 +171,6 @@ func (c *Config) NewClient(ctx context.Context, h Hooks) (*Client, error) {
 	return fbc, nil
 }
 
-func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
 // parseServiceAccountKey checks a credentials document is a usable
 // service-account key. Its error names setting and says what is wrong;
 // it never quotes the document, which holds a private key.
@@ -196,7 +190,7 @@ func parseServiceAccountKey(setting string, data []byte) (*serviceAccountKey, er
 			"use a key file from IAM > Service accounts > Keys, or unset it for keyless signing", setting)
 	default:
 		return nil, fmt.Errorf("%s holds credentials of type %q, not a service-account key; "+
-			"use a service-account key, or unset it for keyless signing", setting, shorten(k.Type, 40))
+			"use a service-account key, or unset it for keyless signing", setting, bridge.Truncate(k.Type, 40))
 	}
 	if k.ClientEmail == "" {
 		return nil, fmt.Errorf("%s is a service-account key without client_email; download the key again", setting)
@@ -242,11 +236,11 @@ func checkEmulatorHost(v string) error {
 		}
 		fix, _, _ = strings.Cut(fix, "/")
 		return fmt.Errorf("FIREBASE_AUTH_EMULATOR_HOST=%q must be host:port with no scheme or path; use %q",
-			shorten(v, 80), shorten(fix, 80))
+			bridge.Truncate(v, 80), bridge.Truncate(fix, 80))
 	}
 	host, port, err := net.SplitHostPort(v)
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || host == "" || n < 1 || n > 65535 {
-		return fmt.Errorf("FIREBASE_AUTH_EMULATOR_HOST=%q is not host:port; use e.g. 127.0.0.1:9099", shorten(v, 80))
+		return fmt.Errorf("FIREBASE_AUTH_EMULATOR_HOST=%q is not host:port; use e.g. 127.0.0.1:9099", bridge.Truncate(v, 80))
 	}
 	return nil
 }

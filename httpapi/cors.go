@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/metrics"
 
 	"github.com/rs/cors"
@@ -43,7 +44,7 @@ func CORS(allowed []string, log *slog.Logger, m *metrics.Metrics) func(http.Hand
 				r.Header.Get("Access-Control-Request-Method") != "" && !set[origin] {
 				m.CORSPreflightRefused()
 				log.LogAttrs(r.Context(), slog.LevelDebug, "cors preflight refused: origin not in CORS_ALLOWED_ORIGINS",
-					slog.String("origin", truncate(origin, 100)))
+					slog.String("origin", bridge.Truncate(origin, 100)))
 			}
 			h.ServeHTTP(w, r)
 		})

@@ -23,7 +23,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return bridge.Errorf(bridge.CodeUnsupportedMediaType, "content type %q", truncate(ct, 40))
+			return bridge.Errorf(bridge.CodeUnsupportedMediaType, "content type %q", bridge.Truncate(ct, 40))
 		}
 	} else {
 		return bridge.Errorf(bridge.CodeUnsupportedMediaType, "no content type")
@@ -234,11 +234,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dfbridge/dfbridge/bridge"
 )
 
 // Config is the webhook routes' part of the service's configuration: the
@@ -125,7 +127,7 @@ func validateRoute(prefix string, hmac, bearer, apiKeys, basic []string, header 
 		return fmt.Errorf("%s_BEARER_SECRETS and %s_BASIC_AUTH both use the Authorization header, so no call could pass both; set one", prefix, prefix)
 	}
 	if !validHeaderName(header) || strings.EqualFold(header, "Authorization") || strings.EqualFold(header, "X-Descope-Webhook-S256") {
-		return fmt.Errorf("%s_API_KEY_HEADER=%q must be a header name other than Authorization and X-Descope-Webhook-S256, e.g. x-api-key", prefix, shorten(header, 60))
+		return fmt.Errorf("%s_API_KEY_HEADER=%q must be a header name other than Authorization and X-Descope-Webhook-S256, e.g. x-api-key", prefix, bridge.Truncate(header, 60))
 	}
 	return nil
 }
@@ -142,11 +144,4 @@ func validHeaderName(h string) bool {
 		}
 	}
 	return true
-}
-
-func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -27,7 +27,7 @@ func (c *Config) parseMapping() error {
 	if !strings.HasPrefix(v, "{") {
 		b, err := smallfile.Read(v, maxMappingBytes)
 		if err != nil {
-			return fmt.Errorf("config: IDENTITY_MAPPING=%q cannot be read (%w); give the JSON itself or a readable file path", shorten(v, 80), err)
+			return fmt.Errorf("config: IDENTITY_MAPPING=%q cannot be read (%w); give the JSON itself or a readable file path", bridge.Truncate(v, 80), err)
 		}
 		data = b
 	}
@@ -58,11 +58,4 @@ func newMigrator(mc bridge.MigrationConfig, fbc *firebase.Client, v *descope.Ver
 		return nil, fmt.Errorf("building migration: %w", err)
 	}
 	return m, nil
-}
-
-func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
