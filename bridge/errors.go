@@ -68,6 +68,8 @@ const (
 	CodeBadRequest           Code = "bad_request"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeRequestTooLarge      Code = "request_too_large"
+	// CodeRequestTimeout: the body did not arrive within its deadline.
+	CodeRequestTimeout Code = "request_timeout"
 	// CodeEventTooLarge: an audit event names more users than the
 	// lifecycle queue can ever hold (LIFECYCLE_QUEUE_SIZE).
 	CodeEventTooLarge    Code = "event_too_large"

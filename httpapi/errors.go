@@ -60,6 +60,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeBadRequest:           {http.StatusBadRequest, "The request is not valid."},
 	bridge.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json."},
 	bridge.CodeRequestTooLarge:      {http.StatusRequestEntityTooLarge, "The request body is too large."},
+	bridge.CodeRequestTimeout: {http.StatusRequestTimeout, "The request body did not arrive in time."},
 	bridge.CodeEventTooLarge: {http.StatusRequestEntityTooLarge,
 		"An audit event names more users than the lifecycle queue can hold; raise LIFECYCLE_QUEUE_SIZE."},
 	bridge.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "The method is not allowed on this route."},
@@ -139,6 +140,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
 	case bridge.CodeKeysUnavailable, bridge.CodeBusy, bridge.CodeSigningUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case bridge.CodeRequestTimeout:
+		w.Header().Set("Connection", "close") // its body can no longer be read
 	}
 	writeJSON(w, info.status, errorBody{Error: errorDetail{Code: code, Message: info.message}})
 }

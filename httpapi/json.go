@@ -118,6 +118,10 @@ func bodyError(r *http.Request, err error, limit int64) error {
 		// The sender stopped short; it may still be reading (a half-close
 		// looks the same as a hang-up here), so it is answered.
 		return bridge.Errorf(bridge.CodeBadRequest, "body cut short of its declared length: %v", err)
+	case isTimeout(err):
+		// The sender is slow, not gone: it is told so, and its connection
+		// closes (the read deadline has passed; nothing more can be read).
+		return bridge.Wrap(bridge.CodeRequestTimeout, err, "reading body")
 	case r.Context().Err() != nil:
 		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %w", errClientGone, err), "reading body")
 	}
@@ -126,6 +130,12 @@ func bodyError(r *http.Request, err error, limit int64) error {
 		return bridge.Wrap(bridge.CodeBadRequest, fmt.Errorf("%w: %w", errClientGone, err), "reading body")
 	}
 	return bridge.Errorf(bridge.CodeBadRequest, "malformed body framing: %v", err)
+}
+
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // decodeStrict decodes exactly one JSON value with no unknown fields, no

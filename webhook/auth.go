@@ -286,3 +286,10 @@ func (s Secrets) verifyBearer(header string) error {
 	}
 	return nil
 }
+
+// headerCredentials reports whether a call that passed VerifyHeaders is
+// proven by a credential in its headers (bearer, API key or Basic), before
+// its body is read.
+func (s Secrets) headerCredentials() bool {
+	return len(s.bearer) > 0 || len(s.apiKeys) > 0 || len(s.basic) > 0
+}

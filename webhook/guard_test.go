@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func guardedAudit(t *testing.T, g *webhook.Guard, queueSize, capacity int) http.
 // byte of its body is read; a forged signature is refused after reading,
 // hashed as the body streamed.
 func TestAWebhookCallWithoutCredentialsIsRefusedUnread(t *testing.T) {
-	h := guardedAudit(t, webhook.NewGuard(webhook.DefaultBodyBudget, 0, 0), 100, 0)
+	h := guardedAudit(t, webhook.NewGuard(webhook.GuardConfig{Budget: webhook.DefaultBodyBudget}), 100, 0)
 	cases := []struct {
 		name     string
 		sig      string
@@ -76,78 +75,204 @@ func TestAWebhookCallWithoutCredentialsIsRefusedUnread(t *testing.T) {
 	}
 }
 
-// An address whose calls keep failing authentication is refused with 429,
-// unread, while another address and an authenticated caller are not.
-func TestAnAddressThatKeepsFailingIsRefusedUnread(t *testing.T) {
-	h := guardedAudit(t, webhook.NewGuard(webhook.DefaultBodyBudget, 30, 0), 100, 0)
-	from := func(addr, sig string) (int, int64) {
-		body := &countingBody{Reader: bytes.NewReader([]byte(`[]`))}
-		req := httptest.NewRequest(http.MethodPost, "/webhook/audit", nil)
-		req.Body, req.ContentLength, req.RemoteAddr = body, 2, addr+":4000"
-		if sig != "" {
-			req.Header.Set(webhook.SignatureHeader, sig)
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		return w.Code, body.read.Load()
+// from posts body to h as if from addr (through one trusted proxy), signed
+// with sig when set, and says what came back and how much was read.
+func from(h http.Handler, addr, sig string, body []byte) (int, int64) {
+	cb := &countingBody{Reader: bytes.NewReader(body)}
+	req := httptest.NewRequest(http.MethodPost, "/webhook/audit", nil)
+	req.Body, req.ContentLength, req.RemoteAddr = cb, int64(len(body)), addr+":4000"
+	if sig != "" {
+		req.Header.Set(webhook.SignatureHeader, sig)
 	}
-	codes := map[int]int{}
-	for range 20 {
-		code, _ := from("192.0.2.1", "")
-		codes[code]++
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w.Code, cb.read.Load()
+}
+
+// Failed calls never lock an address out: a correctly signed call from an
+// address that has failed a hundred times is served, read and
+// authenticated. (The former guard refused such an address's calls unread,
+// Descope's own included.)
+func TestAnAddressThatKeepsFailingStillGetsItsSignedCallsThrough(t *testing.T) {
+	h := guardedAudit(t, webhook.NewGuard(webhook.GuardConfig{Budget: webhook.DefaultBodyBudget, RefusalsPerMinute: 30}), 100, 0)
+	body := []byte(`[]`)
+	for range 100 {
+		code, read := from(h, "192.0.2.1", "", body)
+		require.Equal(t, http.StatusUnauthorized, code, "an unsigned call is refused")
+		require.Zero(t, read, "unread")
 	}
-	assert.Equal(t, 10, codes[http.StatusUnauthorized], "a burst of failures is answered 401")
-	assert.Equal(t, 10, codes[http.StatusTooManyRequests], "then the address is refused")
-	code, read := from("192.0.2.1", descopestub.WebhookSignature(hmacSecret, []byte(`[]`)))
-	assert.Equal(t, http.StatusTooManyRequests, code)
-	assert.Zero(t, read)
-	code, _ = from("192.0.2.2", "")
-	assert.Equal(t, http.StatusUnauthorized, code, "another address is not refused")
+	for range 100 {
+		code, _ := from(h, "192.0.2.1", descopestub.WebhookSignature("wrong-secret-0123456789", body), body)
+		require.Equal(t, http.StatusUnauthorized, code, "a forged call is refused")
+	}
+	code, read := from(h, "192.0.2.1", descopestub.WebhookSignature(hmacSecret, body), body)
+	assert.Equal(t, http.StatusAccepted, code, "the signed call is served")
+	assert.Equal(t, int64(len(body)), read)
 	for range 50 {
-		code, _ = from("192.0.2.3", descopestub.WebhookSignature(hmacSecret, []byte(`[]`)))
+		code, _ = from(h, "192.0.2.3", descopestub.WebhookSignature(hmacSecret, body), body)
 		require.Equal(t, http.StatusAccepted, code, "authenticated calls are never charged")
 	}
 }
 
-// Bodies being read share a budget: while slow senders hold it, another
-// delivery waits, and past the wait is answered 503 busy, never read.
+// slowSender starts a call to url from addr that declares n bytes and sends
+// one, then stalls until release closes; its status arrives on the
+// returned channel (0: no answer).
+func slowSender(t *testing.T, url, addr string, n int64, release <-chan struct{}) <-chan int {
+	t.Helper()
+	done := make(chan int, 1)
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte(" "))
+		<-release
+		_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+	}()
+	req, err := http.NewRequest(http.MethodPost, url, pr)
+	require.NoError(t, err)
+	req.ContentLength = n
+	req.Header.Set(webhook.SignatureHeader, descopestub.WebhookSignature("forged-secret-0123456789", nil))
+	req.Header.Set("X-Forwarded-For", addr)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return done
+}
+
+// deliverFrom is deliverTo from addr, through one trusted proxy.
+func deliverFrom(t *testing.T, url, addr string, body []byte) reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := descopestub.Deliver(ctx, url, hmacSecret, body, http.Header{"X-Forwarded-For": {addr}})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return readReply(t, resp)
+}
+
+// One address that declares large bodies and sends them slowly holds at
+// most its share of the budget: its further calls are answered 429 at
+// once, and a signed delivery from another address is served. The security
+// review's attack (8 slow 1 MiB calls with a fake signature) got 503 for
+// every signed call before.
+func TestOneSlowAddressCannotTakeTheBudget(t *testing.T) {
+	g := webhook.NewGuard(webhook.GuardConfig{Budget: webhook.DefaultBodyBudget, RefusalsPerMinute: 60,
+		TrustedProxies: 1, BodyDeadline: 30 * time.Second})
+	ts := httptest.NewServer(guardedAudit(t, g, 100, 0))
+	defer ts.Close()
+	release := make(chan struct{})
+	var answers []<-chan int
+	for range 8 {
+		answers = append(answers, slowSender(t, ts.URL, "198.51.100.7", 1<<20, release))
+	}
+	share := int64(webhook.DefaultBodyBudget / 4)
+	require.Eventually(t, func() bool { return g.InUse() == share }, 10*time.Second, time.Millisecond,
+		"the attacker holds its share and no more")
+	refused := 0
+	for _, a := range answers {
+		select {
+		case code := <-a:
+			assert.Equal(t, http.StatusTooManyRequests, code)
+			refused++
+		case <-time.After(5 * time.Second):
+		}
+		if refused == 6 {
+			break
+		}
+	}
+	assert.Equal(t, 6, refused, "the calls past the share are answered 429 at once")
+	for range 3 {
+		r := deliverFrom(t, ts.URL, "203.0.113.9", []byte(`[]`))
+		assert.Equal(t, http.StatusAccepted, r.Status, "a signed delivery from another address is served")
+	}
+	close(release)
+}
+
+// A body that does not arrive within the body deadline is answered 408,
+// not left to hold its room for the server's whole read timeout, and the
+// time-out is charged to its address.
+func TestASlowBodyTimesOutWithA408(t *testing.T) {
+	g := webhook.NewGuard(webhook.GuardConfig{Budget: webhook.DefaultBodyBudget, RefusalsPerMinute: 3,
+		TrustedProxies: 1, BodyDeadline: 300 * time.Millisecond})
+	ts := httptest.NewServer(guardedAudit(t, g, 100, 0))
+	defer ts.Close()
+	release := make(chan struct{})
+	defer close(release)
+	for i := range 3 {
+		select {
+		case code := <-slowSender(t, ts.URL, "198.51.100.8", 1000, release):
+			assert.Equal(t, http.StatusRequestTimeout, code, "time-out %d", i)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer to a stalled body")
+		}
+	}
+	// Charged three times: the address is held to one body at a time.
+	first := slowSender(t, ts.URL, "198.51.100.8", 1000, release)
+	require.Eventually(t, func() bool { return g.InUse() == 1000 }, 10*time.Second, time.Millisecond)
+	second := slowSender(t, ts.URL, "198.51.100.8", 1000, release)
+	select {
+	case code := <-second:
+		assert.Equal(t, http.StatusTooManyRequests, code, "a second body at once is refused")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to the second call")
+	}
+	assert.Equal(t, http.StatusRequestTimeout, <-first)
+}
+
+// A call proven by a header credential (here a bearer beside the HMAC
+// secret) is not held to its address's share.
+func TestHeaderCredentialsAreCheckedBeforeAnyRoomIsReserved(t *testing.T) {
+	log, _ := newLogger()
+	const bearer = "bearer-secret-0123456789"
+	g := webhook.NewGuard(webhook.GuardConfig{Budget: webhook.DefaultBodyBudget, Share: 1, RefusalsPerMinute: 3})
+	h := webhook.HandleAudit(webhook.AuditConfig{
+		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, []string{bearer}),
+		Queue: flow.NewMemoryQueue(100), Marks: webhook.NewMemoryMarks(10_000, time.Hour),
+		Log: log, Metrics: metrics.New(), Guard: g,
+	})
+	body := []byte(`[]`)
+	for range 10 {
+		code, read := from(h, "192.0.2.5", descopestub.WebhookSignature(hmacSecret, body), body)
+		require.Equal(t, http.StatusUnauthorized, code, "no bearer: refused")
+		require.Zero(t, read, "before a byte is read")
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := descopestub.Deliver(ctx, ts.URL, hmacSecret, body, http.Header{"Authorization": {"Bearer " + bearer}})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode, "a share of 1 byte does not hold a proven call back")
+}
+
+// Bodies being read share a budget: while slow senders from many
+// addresses hold it, another delivery waits, and past the wait is answered
+// 503 busy, never read.
 func TestSlowBodiesCannotHoldMoreThanTheBudget(t *testing.T) {
-	g := webhook.NewGuard(2<<20, 0, 0) // room for two 1 MiB bodies
+	g := webhook.NewGuard(webhook.GuardConfig{Budget: 2 << 20, TrustedProxies: 1, BodyDeadline: 30 * time.Second}) // room for two 1 MiB bodies
 	h := guardedAudit(t, g, 100, 0)
 	ts := httptest.NewServer(h)
 	defer ts.Close()
-	sig := descopestub.WebhookSignature(hmacSecret, bytes.Repeat([]byte(" "), 1<<20))
 	release := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pr, pw := io.Pipe()
-			go func() {
-				_, _ = pw.Write([]byte(" "))
-				<-release
-				_ = pw.CloseWithError(io.ErrUnexpectedEOF)
-			}()
-			req, _ := http.NewRequest(http.MethodPost, ts.URL, pr)
-			req.ContentLength = 1 << 20
-			req.Header.Set(webhook.SignatureHeader, sig)
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-			}
-		}()
-	}
+	a := slowSender(t, ts.URL, "198.51.100.1", 1<<20, release)
+	b := slowSender(t, ts.URL, "198.51.100.2", 1<<20, release)
 	require.Eventually(t, func() bool { return g.InUse() == 2<<20 }, 10*time.Second, time.Millisecond,
 		"both slow senders hold their reservations")
 	body := []byte(`[]`)
 	start := time.Now()
-	resp := deliverTo(t, ts.URL, body)
+	resp := deliverFrom(t, ts.URL, "203.0.113.1", body)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.Status, "no room: busy")
 	assert.Equal(t, "busy", resp.code())
 	assert.GreaterOrEqual(t, time.Since(start), time.Second)
 	close(release)
-	wg.Wait()
-	resp = deliverTo(t, ts.URL, body)
+	<-a
+	<-b
+	resp = deliverFrom(t, ts.URL, "203.0.113.1", body)
 	assert.Equal(t, http.StatusAccepted, resp.Status, "room again")
 }
 

@@ -42,7 +42,7 @@ func addRoutes(d routeDeps) http.Handler {
 	h = httpapi.CORS(d.corsOrigins, d.log, d.metrics)(h)
 	h = httpapi.Recover(d.log)(h)
 	h = httpapi.Trace(d.traceProj)(h)
-	h = httpapi.RefuseAmbiguousFraming(d.log)(h)
+	h = httpapi.CloseUnsafeFraming(d.log)(h)
 	h = httpapi.Measure(d.metrics, routeTemplate(r))(h)
 	h = httpapi.CloseWhen(d.draining)(h)
 	return h
@@ -89,5 +89,5 @@ func metricsRoutes(d routeDeps) http.Handler {
 	r.NotFoundHandler = httpapi.NotFound(d.log)
 	r.MethodNotAllowedHandler = httpapi.MethodNotAllowed(d.log)
 	r.Handle("/metrics", d.metrics.Handler()).Methods(http.MethodGet)
-	return r
+	return httpapi.CloseUnsafeFraming(d.log)(r)
 }

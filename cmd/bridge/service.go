@@ -94,11 +94,16 @@ func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, e
 		gate.Adopt = s.lifecycle.adopt
 	}
 	deps := s.routeDeps(m, gate.Gate(p.outer))
-	guard := webhook.NewGuard(webhook.DefaultBodyBudget, cfg.Webhook.RefusalsPerMinute, cfg.Edge.TrustedProxyHops)
+	// Each webhook route has its own body budget, so audit floods never
+	// delay the connector, which is on the sign-in path.
+	guard := func(budget int64) *webhook.Guard {
+		return webhook.NewGuard(webhook.GuardConfig{Budget: budget,
+			RefusalsPerMinute: cfg.Webhook.RefusalsPerMinute, TrustedProxies: cfg.Edge.TrustedProxyHops})
+	}
 	// The connector's exchanges queue in arrival order with /exchange
 	// when signing is local; they carry no token to cache.
-	deps.externalToken = externalTokenHandler(c, log, m, gate, guard, gate.Gate(p.inner))
-	deps.audit = auditHandler(cfg, log, m, guard, s.lifecycle)
+	deps.externalToken = externalTokenHandler(c, log, m, gate, guard(webhook.DefaultConnectorBudget), gate.Gate(p.inner))
+	deps.audit = auditHandler(cfg, log, m, guard(webhook.DefaultBodyBudget), s.lifecycle)
 	s.handler = addRoutes(deps)
 	if cfg.Server.MetricsAddr != "" {
 		s.metricsHandler = metricsRoutes(deps)
@@ -314,7 +319,6 @@ func (s *service) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	ln = httpapi.FramingListener(ln)
 	s.addr = ln.Addr().String()
 	srv := s.httpServer(ctx, s.handler)
 	servers := []*http.Server{srv}
@@ -326,7 +330,6 @@ func (s *service) serve(ctx context.Context) error {
 			_ = ln.Close()
 			return fmt.Errorf("listening for metrics: %w", err)
 		}
-		mln = httpapi.FramingListener(mln)
 		s.metricsAddr = mln.Addr().String()
 		msrv := s.httpServer(ctx, s.metricsHandler)
 		servers = append(servers, msrv)
@@ -427,21 +430,9 @@ func (s *service) shutdown(ctx context.Context, servers []*http.Server, ln net.L
 
 // httpServer is the server settings every listener of the service shares.
 func (s *service) httpServer(ctx context.Context, h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		// Requests must outlive the run context: on SIGTERM, Shutdown lets
-		// in-flight requests finish, which a cancelled context would abort.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		// Requests carrying both Transfer-Encoding and Content-Length are
-		// refused (httpapi.RefuseAmbiguousFraming), seen on the raw bytes.
-		ConnContext: httpapi.FramingContext,
-	}
+	return httpapi.NewServer(ctx, h, httpapi.ServerTimeouts{
+		ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: writeTimeout, Idle: 90 * time.Second,
+	}, s.log)
 }
 
 // warmUp loads Descope's keys and proves the signer works, retrying until

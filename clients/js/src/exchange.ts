@@ -46,6 +46,7 @@ export const SERVER_ERROR_CODES = [
   "ambiguous_token",
   "unsupported_media_type",
   "request_too_large",
+  "request_timeout",
   "event_too_large",
   "method_not_allowed",
   "not_found",

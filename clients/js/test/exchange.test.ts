@@ -87,6 +87,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   ambiguous_token: 400,
   unsupported_media_type: 415,
   request_too_large: 413,
+  request_timeout: 408,
   event_too_large: 413,
   method_not_allowed: 405,
   not_found: 404,
