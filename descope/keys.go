@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dfbridge/dfbridge/internal/safe"
 )
 
 // KeySourceConfig tunes how Descope's signing keys are fetched and kept.
@@ -254,7 +256,8 @@ func (k *KeySource) wait(ctx context.Context, f *flight) error {
 func (k *KeySource) fly(ctx context.Context, f *flight, reason string) {
 	ctx, cancel := context.WithTimeout(ctx, k.cfg.FetchTimeout)
 	defer cancel()
-	s, err := k.fetch(ctx)
+	var s *keySet
+	err := safe.Do("descope_keys", func() (err error) { s, err = k.fetch(ctx); return err })
 	prev := k.set.Load()
 	switch {
 	case err != nil && prev == nil:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/internal/safe"
 )
 
 // MemoryQueue is the lifecycle queue of a single instance: a bounded FIFO of
@@ -165,7 +166,11 @@ func (q *MemoryQueue) Run(ctx context.Context, workers int, retry bridge.Retry, 
 				if !ok {
 					return
 				}
-				err := retry.Do(ctx, func(ctx context.Context) error { return h(ctx, j) })
+				// A job that panics (a client's bad answer) fails like
+				// one that errs, and the worker goes on.
+				err := retry.Do(ctx, func(ctx context.Context) error {
+					return safe.Do("lifecycle_job", func() error { return h(ctx, j) })
+				})
 				if err != nil && failed != nil {
 					failed(j, err)
 				}

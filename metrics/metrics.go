@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dfbridge/dfbridge/internal/safe"
 )
 
 // Metrics is the set of series the bridge records. A nil *Metrics records
@@ -29,6 +32,8 @@ type Metrics struct {
 	ExchangeCache *prometheus.CounterVec
 	// CORSRefused counts cross-origin preflights refused (origin not allowed).
 	CORSRefused prometheus.Counter
+	// Panics counts panics recovered around a dependency, by component.
+	Panics *prometheus.CounterVec
 	// LifecycleJobs counts lifecycle jobs run, by kind and outcome.
 	LifecycleJobs *prometheus.CounterVec
 	// RedisFallbacks counts episodes of shared state (Redis) being
@@ -99,6 +104,10 @@ func New() *Metrics {
 			Name: "dfbridge_lifecycle_dead_letters_total",
 			Help: "Lifecycle jobs moved to the dead-letter stream after LIFECYCLE_MAX_ATTEMPTS deliveries.",
 		}),
+		Panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dfbridge_recovered_panics_total",
+			Help: "Panics recovered around a dependency (a Redis, IAM or Descope client), by component; each fell back or failed its call.",
+		}, []string{"component"}),
 		CORSRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dfbridge_cors_preflight_refused_total",
 			Help: "CORS preflights refused because their origin is not in CORS_ALLOWED_ORIGINS.",
@@ -108,7 +117,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Exchanges, m.RequestDuration, m.KeyFetches, m.WebhookEvents, m.ExchangeCache, m.CORSRefused,
-		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters, m.SignBlob, m.Admission,
+		m.LifecycleJobs, m.RedisFallbacks, m.RedisLatency, m.DeadLetters, m.SignBlob, m.Admission, m.Panics,
 	)
 	return m
 }
@@ -183,6 +192,15 @@ func (m *Metrics) QueueDepth(depth func() int) {
 func (m *Metrics) RedisFallback(component string) {
 	if m != nil {
 		m.RedisFallbacks.WithLabelValues(component).Inc()
+	}
+}
+
+// RecoveredPanic counts err when it is a recovered panic (a
+// *safe.PanicError); other errors are not counted.
+func (m *Metrics) RecoveredPanic(err error) {
+	var pe *safe.PanicError
+	if m != nil && errors.As(err, &pe) {
+		m.Panics.WithLabelValues(pe.Component).Inc()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/flow"
+	"github.com/dfbridge/dfbridge/internal/safe"
 	"github.com/dfbridge/dfbridge/metrics"
 )
 
@@ -82,11 +83,11 @@ func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = lim.Allow(ctx, c.key, c.limit)
+			results[i], errs[i] = allow(ctx, lim, c.key, c.limit)
 		}()
 	}
 	last := len(checks) - 1
-	results[last], errs[last] = lim.Allow(ctx, checks[last].key, checks[last].limit)
+	results[last], errs[last] = allow(ctx, lim, checks[last].key, checks[last].limit)
 	wg.Wait()
 	l.Metrics.RedisCall("limits", time.Since(start))
 	for _, err := range errs {
@@ -103,8 +104,16 @@ func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool
 	return true, 0, ""
 }
 
+// allow is one GCRA check; a reply redis_rate cannot read (it asserts
+// reply types unchecked and panics) is an error, so the exchange falls back.
+func allow(ctx context.Context, lim *redis_rate.Limiter, key string, limit redis_rate.Limit) (res *redis_rate.Result, err error) {
+	defer safe.Catch("redis_rate", &err)
+	return lim.Allow(ctx, key, limit)
+}
+
 // fallback judges the exchange per instance while Redis is away.
 func (l *Limits) fallback(userID string, err error) (bool, time.Duration, string) {
+	l.Metrics.RecoveredPanic(err)
 	if l.down.CompareAndSwap(false, true) {
 		l.Metrics.RedisFallback("limits")
 		l.Log.Warn("redis unreachable or slow: exchange limits fall back to this instance's until it answers",

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/internal/safe"
 	"github.com/dfbridge/dfbridge/metrics"
 )
 
@@ -179,7 +180,12 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 	defer wg.Wait()
 	run := func(msg redis.XMessage) {
 		defer func() { <-sem; wg.Done() }()
-		q.process(ctx, msg, retry, h, failed)
+		// A job that panics (a client's bad answer) stays unacknowledged
+		// and is delivered again, as a failed one is.
+		if err := safe.Do("lifecycle_job", func() error { q.process(ctx, msg, retry, h, failed); return nil }); err != nil {
+			q.Metrics.RecoveredPanic(err)
+			q.Log.Error("lifecycle job panicked; it is delivered again", "error", err.Error())
+		}
 	}
 	lastClaim := time.Time{}
 	for ctx.Err() == nil && !q.closed.Load() {
@@ -190,10 +196,14 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 		// Take back the jobs of consumers that died holding them.
 		if time.Since(lastClaim) >= q.visibility()/2 {
 			lastClaim = time.Now()
-			msgs, _, err := q.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-				Stream: queueStream, Group: queueGroup, Consumer: q.consumer,
-				MinIdle: q.visibility(), Start: "0-0", Count: int64(workers),
-			}).Result()
+			var msgs []redis.XMessage
+			err := safe.Do("redis", func() (err error) {
+				msgs, _, err = q.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+					Stream: queueStream, Group: queueGroup, Consumer: q.consumer,
+					MinIdle: q.visibility(), Start: "0-0", Count: int64(workers),
+				}).Result()
+				return err
+			})
 			if err == nil && len(msgs) > 0 {
 				q.Log.Info("lifecycle jobs claimed from a consumer that stopped", "jobs", len(msgs))
 			}
@@ -215,10 +225,14 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 				break fill
 			}
 		}
-		streams, err := q.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: queueGroup, Consumer: q.consumer, Streams: []string{queueStream, ">"},
-			Count: int64(free), Block: time.Second,
-		}).Result()
+		var streams []redis.XStream
+		err := safe.Do("redis", func() (err error) {
+			streams, err = q.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: queueGroup, Consumer: q.consumer, Streams: []string{queueStream, ">"},
+				Count: int64(free), Block: time.Second,
+			}).Result()
+			return err
+		})
 		if (err == nil || errors.Is(err, redis.Nil)) && q.down.CompareAndSwap(true, false) {
 			q.Log.Info("redis answers again: lifecycle workers read jobs")
 		}
