@@ -23,7 +23,10 @@ import (
 func Open(rawURL, caFile string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		// The URL holds the password: neither it nor a fragment of it (a
+		// bad escape quotes the bytes after its %) may reach a log.
+		return nil, errors.New("REDIS_URL does not parse: want redis:// or rediss://[user:password@]host:port[/db], " +
+			"with reserved characters in the password percent-encoded")
 	}
 	if caFile != "" {
 		if opt.TLSConfig == nil {
