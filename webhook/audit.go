@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/httpapi"
@@ -62,6 +63,12 @@ type AuditConfig struct {
 	// Guard bounds unauthenticated calls' cost; shared with the connector
 	// route. Nil: the default budget, no refusal limit.
 	Guard *Guard
+	// MaxAge is how old an event may be and still be applied: the dedupe
+	// window, beyond which a replay would no longer be recognised. An
+	// older event is ignored, counted and logged. 0: no limit.
+	MaxAge time.Duration
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
 	// QueueCapacity is the lifecycle queue's size: an event naming more
 	// users can never be queued, so it is refused with a 4xx saying so
 	// rather than retried for ever. 0: unknown.
@@ -76,6 +83,8 @@ type auditEvent struct {
 	LoginIDs  []string
 	// Roles are the role or permission names a role event names.
 	Roles []string
+	// Occurred is when Descope recorded the event; zero when not said.
+	Occurred time.Time
 	// key identifies the event among deliveries: the SHA-256 of its bytes
 	// (Descope's records carry no ID).
 	key string
@@ -88,6 +97,8 @@ type auditResponse struct {
 	Duplicates int    `json:"duplicates,omitempty"`
 	Ignored    int    `json:"ignored,omitempty"`
 	Malformed  int    `json:"malformed,omitempty"`
+	// TooLarge counts events naming more users than the queue holds.
+	TooLarge int `json:"tooLarge,omitempty"`
 }
 
 // HandleAudit serves POST /webhook/audit: Descope's audit webhook connector
@@ -162,6 +173,13 @@ func (c AuditConfig) accept(ctx context.Context, resp *auditResponse, records []
 			resp.Ignored++
 			c.Metrics.WebhookEvent(eventOther, "ignored")
 			continue
+		case c.stale(e):
+			resp.Ignored++
+			c.Metrics.WebhookEvent(e.Action, "stale")
+			c.Log.LogAttrs(ctx, slog.LevelWarn, "audit event older than the dedupe window; ignored (a replay, or a delivery held up)",
+				slog.String("action", e.Action), slog.Time("occurred", e.Occurred),
+				slog.String("max_age", c.MaxAge.String()), slog.String("setting", "AUDIT_WEBHOOK_DEDUPE_WINDOW"))
+			continue
 		}
 		jobs := c.jobs(ctx, e)
 		if len(jobs) == 0 {
@@ -169,8 +187,13 @@ func (c AuditConfig) accept(ctx context.Context, resp *auditResponse, records []
 			continue
 		}
 		if c.QueueCapacity > 0 && len(jobs) > c.QueueCapacity {
-			return bridge.Errorf(bridge.CodeEventTooLarge,
-				"a %s event names %d users; LIFECYCLE_QUEUE_SIZE is %d", e.Action, len(jobs), c.QueueCapacity)
+			// It can never be queued whole; the events beside it still are.
+			resp.TooLarge++
+			c.Metrics.WebhookEvent(e.Action, "too_large")
+			c.Log.LogAttrs(ctx, slog.LevelError, "audit event names more users than the lifecycle queue holds; skipped",
+				slog.String("action", e.Action), slog.Int("users", len(jobs)), slog.Int("queue_size", c.QueueCapacity),
+				slog.String("setting", "LIFECYCLE_QUEUE_SIZE"))
+			continue
 		}
 		fresh, err := c.Marks.Claim(ctx, e.key)
 		if err != nil {
@@ -189,6 +212,19 @@ func (c AuditConfig) accept(ctx context.Context, resp *auditResponse, records []
 		c.Metrics.WebhookEvent(e.Action, "accepted")
 	}
 	return nil
+}
+
+// stale reports whether e is older than MaxAge: past the window in which
+// a replay of it would be recognised, so it is not applied again.
+func (c AuditConfig) stale(e auditEvent) bool {
+	if c.MaxAge <= 0 || e.Occurred.IsZero() {
+		return false
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	return now().Sub(e.Occurred) > c.MaxAge
 }
 
 // finish sets the delivery's status from what was done, counts and logs it.
@@ -253,9 +289,15 @@ func (c AuditConfig) jobs(ctx context.Context, e auditEvent) []bridge.Job {
 		return nil
 	}
 	revoke := effect.Revokes && c.RevokeOnMaxAttempts
+	// An event's login IDs belong to its user only when it names exactly
+	// one: a batch's list cannot be told apart user by user.
+	loginIDs := e.LoginIDs
+	if len(e.UserIDs) != 1 {
+		loginIDs = nil
+	}
 	jobs := make([]bridge.Job, 0, len(e.UserIDs))
 	for _, id := range e.UserIDs {
-		jobs = append(jobs, bridge.Job{Kind: bridge.JobUser, UserID: id, LoginIDs: e.LoginIDs, Revoke: revoke})
+		jobs = append(jobs, bridge.Job{Kind: bridge.JobUser, UserID: id, LoginIDs: loginIDs, Revoke: revoke})
 	}
 	return jobs
 }
@@ -326,6 +368,9 @@ func readAuditEvent(m map[string]any) (auditEvent, error) {
 		return e, err
 	}
 	if e.LoginIDs, err = stringsField(m, "loginIds", "externalIds"); err != nil {
+		return e, err
+	}
+	if e.Occurred, err = timeField(m, "occurred"); err != nil {
 		return e, err
 	}
 	data, err := objectField(m, "data")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strconv"
+	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
 )
@@ -103,4 +105,27 @@ func objectField(m map[string]any, names ...string) (map[string]any, error) {
 		return nil, wrongType(name, "an object")
 	}
 	return o, nil
+}
+
+// timeField reads a time in Unix milliseconds, given as a JSON number or a
+// string of digits (Descope's audit records send a string); zero when absent.
+func timeField(m map[string]any, name string) (time.Time, error) {
+	v, ok := m[name]
+	if !ok || v == nil {
+		return time.Time{}, nil
+	}
+	var text string
+	switch x := v.(type) {
+	case json.Number:
+		text = x.String()
+	case string:
+		text = x
+	default:
+		return time.Time{}, wrongType(name, "Unix milliseconds")
+	}
+	ms, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || ms < 0 {
+		return time.Time{}, wrongType(name, "Unix milliseconds")
+	}
+	return time.UnixMilli(ms), nil
 }

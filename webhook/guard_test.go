@@ -7,13 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dfbridge/dfbridge/bridge"
 	"github.com/dfbridge/dfbridge/emulator/descopestub"
 	"github.com/dfbridge/dfbridge/flow"
 	"github.com/dfbridge/dfbridge/metrics"
@@ -317,19 +320,104 @@ func TestAReplayedDeliveryLargerThanTheEventMemoryIsADuplicate(t *testing.T) {
 	assert.Equal(t, 10_500, q.Depth(), "the queue holds each user once")
 }
 
-// An event naming more users than the queue can ever hold is refused with
-// a 4xx that says what to change, not retried for ever.
-func TestAnEventNamingMoreUsersThanTheQueueHoldsIsRefused(t *testing.T) {
-	h := guardedAudit(t, nil, 10, 10)
+// An event naming more users than the queue can ever hold is skipped,
+// counted and logged with the setting to raise; the events beside it in
+// the delivery are still applied (Descope does not retry a 4xx, so a 413
+// for the whole delivery lost the UserDeleted behind it).
+func TestAnEventNamingMoreUsersThanTheQueueHoldsDoesNotLoseItsNeighbours(t *testing.T) {
+	log, logs := newLogger()
+	q := flow.NewMemoryQueue(10)
+	h := webhook.HandleAudit(webhook.AuditConfig{
+		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, nil),
+		Queue: q, Marks: webhook.NewMemoryMarks(10_000, time.Hour),
+		Log: log, Metrics: metrics.New(), QueueCapacity: 10,
+	})
 	ids := make([]string, 11)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("U%d", i)
 	}
 	stub, err := descopestub.New(descopestub.Options{ProjectID: project, KeyBits: 1024})
 	require.NoError(t, err)
-	body, err := stub.AuditDelivery(descopestub.AuditEvent{Action: "UsersModified", Data: map[string]any{"userIds": ids}})
+	body, err := stub.AuditDelivery(descopestub.AuditEvent{Action: "UsersModified", Data: map[string]any{"userIds": ids}},
+		descopestub.AuditEvent{Action: "UserDeleted", UserID: "Ubehind"})
 	require.NoError(t, err)
 	r := deliver(t, h, hmacSecret, body, nil)
-	assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
-	assert.Equal(t, "event_too_large", r.code())
+	assert.Equal(t, http.StatusAccepted, r.Status)
+	assert.Equal(t, float64(1), r.Body["jobs"], "the UserDeleted behind it is queued")
+	assert.Equal(t, float64(1), r.Body["tooLarge"])
+	assert.Equal(t, 1, q.Depth())
+	assert.Contains(t, logs.String(), "LIFECYCLE_QUEUE_SIZE")
+}
+
+// An event older than the dedupe window is not applied again: past the
+// window a replay would no longer be recognised, so a captured delivery
+// replayed then (or after a restart without Redis, once its events are
+// that old) is ignored, counted and logged. With a fresh `occurred`, or
+// none, the event is applied.
+func TestAnEventOlderThanTheDedupeWindowIsIgnored(t *testing.T) {
+	log, logs := newLogger()
+	m := metrics.New()
+	q := flow.NewMemoryQueue(10)
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	h := webhook.HandleAudit(webhook.AuditConfig{
+		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, nil),
+		Queue: q, Marks: webhook.NewMemoryMarks(10_000, time.Hour),
+		Log: log, Metrics: m, MaxAge: time.Hour, Now: func() time.Time { return now },
+	})
+	stub, err := descopestub.New(descopestub.Options{ProjectID: project, KeyBits: 1024})
+	require.NoError(t, err)
+	old, err := stub.AuditDelivery(descopestub.AuditEvent{Action: "LoginExceedMaxAttempts", UserID: "Uold", Occurred: now.Add(-61 * time.Minute)})
+	require.NoError(t, err)
+	r := deliver(t, h, hmacSecret, old, nil)
+	assert.Equal(t, http.StatusAccepted, r.Status)
+	assert.Equal(t, "ignored", r.Body["status"])
+	assert.Equal(t, float64(0), r.Body["jobs"], "no revoke is queued")
+	assert.Equal(t, float64(1), testutil.ToFloat64(m.WebhookEvents.WithLabelValues("LoginExceedMaxAttempts", "stale")))
+	assert.Contains(t, logs.String(), "AUDIT_WEBHOOK_DEDUPE_WINDOW")
+
+	fresh, err := stub.AuditDelivery(descopestub.AuditEvent{Action: "LoginExceedMaxAttempts", UserID: "Unew", Occurred: now.Add(-59 * time.Minute)})
+	require.NoError(t, err)
+	r = deliver(t, h, hmacSecret, fresh, nil)
+	assert.Equal(t, float64(1), r.Body["jobs"], "an event inside the window is applied")
+
+	numeric := []byte(fmt.Sprintf(`[{"projectId":%q,"action":"UserModified","userId":"Unum","occurred":%d}]`, project, now.Add(-2*time.Hour).UnixMilli()))
+	r = deliver(t, h, hmacSecret, numeric, nil)
+	assert.Equal(t, "ignored", r.Body["status"], "occurred as a JSON number is read too")
+	bad := []byte(fmt.Sprintf(`[{"projectId":%q,"action":"UserModified","userId":"Ubad","occurred":"yesterday"}]`, project))
+	r = deliver(t, h, hmacSecret, bad, nil)
+	assert.Equal(t, float64(1), r.Body["malformed"], "an occurred that is not Unix milliseconds is malformed")
+}
+
+// An event's login IDs travel with its job only when it names exactly one
+// user: a batch's list cannot be told apart user by user, so with
+// uid.from: loginId every job of a batch resolved to the first ID.
+func TestLoginIDsTravelOnlyWithAnEventNamingOneUser(t *testing.T) {
+	log, _ := newLogger()
+	q := &recordingQueue{}
+	h := webhook.HandleAudit(webhook.AuditConfig{
+		ProjectID: project, Secrets: webhook.NewSecrets([]string{hmacSecret}, nil),
+		Queue: q, Marks: webhook.NewMemoryMarks(10_000, time.Hour), Log: log, Metrics: metrics.New(),
+	})
+	one := []byte(fmt.Sprintf(`[{"projectId":%q,"action":"UserDeleted","userId":"U1","loginIds":["a@example.com"]}]`, project))
+	batch := []byte(fmt.Sprintf(`[{"projectId":%q,"action":"UsersDeleted","loginIds":["a@example.com","b@example.com","c@example.com"],"data":{"userIds":["U1","U2","U3"]}}]`, project))
+	require.Equal(t, http.StatusAccepted, deliver(t, h, hmacSecret, one, nil).Status)
+	require.Equal(t, http.StatusAccepted, deliver(t, h, hmacSecret, batch, nil).Status)
+	require.Len(t, q.jobs, 4)
+	assert.Equal(t, []string{"a@example.com"}, q.jobs[0].LoginIDs, "one user: its login IDs")
+	for _, j := range q.jobs[1:] {
+		assert.Empty(t, j.LoginIDs, "a batch: none, for %s", j.UserID)
+	}
+}
+
+// recordingQueue keeps what it is given.
+type recordingQueue struct {
+	mu   sync.Mutex
+	jobs []bridge.Job
+}
+
+func (q *recordingQueue) Enqueue(_ context.Context, jobs []bridge.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, jobs...)
+	return nil
 }

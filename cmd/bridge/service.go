@@ -307,6 +307,7 @@ func auditHandler(cfg *Config, log *slog.Logger, m *metrics.Metrics, guard *webh
 		RevokeOnMaxAttempts: cfg.Webhook.RevokeOnMaxAttempts,
 		Guard:               guard,
 		QueueCapacity:       cfg.Lifecycle.QueueSize,
+		MaxAge:              cfg.Webhook.DedupeWindow,
 		Log:                 log,
 		Metrics:             m,
 	})
