@@ -53,6 +53,13 @@ return added
 // Visibility (XAUTOCLAIM); a job delivered MaxDeliveries times is moved to
 // the dead-letter stream and counted. When Redis is unreachable, Enqueue
 // fails, and the webhook answers 503 so Descope retries.
+//
+// A job's values are in clear: its Descope user ID, and the login IDs
+// (often emails) of an event naming one user, which a deleted user's
+// account may be found by. They stay until the job is acknowledged, or in
+// the dead-letter stream until an operator trims it; the coalescing
+// markers are keyed by a hash. Redis must therefore be as private as the
+// user directory: AUTH, TLS and no public address (docs/deployment.md).
 type Queue struct {
 	RDB *redis.Client
 	// Size bounds the stream's length; beyond it Enqueue answers

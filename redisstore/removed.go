@@ -39,7 +39,10 @@ func NewRemoved(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) *Remove
 }
 
 // removedKey holds a hash of the user ID, as every key of the shared state
-// does (hashKey): Redis holds no identifier of anyone.
+// does (hashKey), so no key names anyone. The lifecycle queue's streams are
+// the exception in their values: a job must say whom to re-read, so the
+// job stream holds user IDs and login IDs until the job is acknowledged,
+// and the dead-letter stream keeps them (see Queue).
 func removedKey(userID string) string { return "dfb:r:" + hashKey(userID) }
 
 // MarkRemoved implements bridge.RemovedUsers. A mark must reach Redis to

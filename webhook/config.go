@@ -43,8 +43,9 @@ type Config struct {
 	DedupeWindow time.Duration `envconfig:"AUDIT_WEBHOOK_DEDUPE_WINDOW"`
 	DedupeSize   int           `envconfig:"AUDIT_WEBHOOK_DEDUPE_SIZE"`
 	// RefusalsPerMinute is how many webhook calls a minute one address may
-	// fail authentication with before its calls are refused (429) unread;
-	// 0 turns it off. Authenticated calls are never charged.
+	// fail (a forged signature, a time-out, a short body) before it is held
+	// to one body read at a time; 0 turns it off. Authenticated calls are
+	// never charged, and never refused for their address's failures.
 	RefusalsPerMinute int `envconfig:"WEBHOOK_REFUSALS_PER_MINUTE"`
 }
 
