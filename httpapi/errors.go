@@ -60,7 +60,7 @@ var errorTable = map[bridge.Code]errorInfo{
 	bridge.CodeBadRequest:           {http.StatusBadRequest, "The request is not valid."},
 	bridge.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json."},
 	bridge.CodeRequestTooLarge:      {http.StatusRequestEntityTooLarge, "The request body is too large."},
-	bridge.CodeRequestTimeout: {http.StatusRequestTimeout, "The request body did not arrive in time."},
+	bridge.CodeRequestTimeout:       {http.StatusRequestTimeout, "The request body did not arrive in time."},
 	bridge.CodeEventTooLarge: {http.StatusRequestEntityTooLarge,
 		"An audit event names more users than the lifecycle queue can hold; raise LIFECYCLE_QUEUE_SIZE."},
 	bridge.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "The method is not allowed on this route."},

@@ -279,16 +279,6 @@ func TestSlowBodiesCannotHoldMoreThanTheBudget(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, resp.Status, "room again")
 }
 
-func deliverTo(t *testing.T, url string, body []byte) reply {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := descopestub.Deliver(ctx, url, hmacSecret, body, nil)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	return readReply(t, resp)
-}
-
 // A delivery with more events than the event memory holds is still seen as
 // a replay: the delivery is remembered whole.
 func TestAReplayedDeliveryLargerThanTheEventMemoryIsADuplicate(t *testing.T) {

@@ -189,7 +189,9 @@ func TestHostileTokenCatalogue(t *testing.T) {
 		{name: "an empty user ID is refused", token: sign(nil, session("", nil)), status: 401, code: "missing_user_id", noFetch: true},
 		{name: "a session with no sub is refused", token: sign(nil, session("U2nosub", map[string]any{"sub": nil})), status: 401, code: "missing_user_id", noFetch: true},
 		{name: "a user ID longer than Firebase allows is refused with uid_too_long", token: sign(nil, session(strings.Repeat("u", 129), nil)), status: 400, code: "uid_too_long", noFetch: true},
-		{name: "a 17 KB token is refused before parsing", token: sign(nil, session("U2huge", map[string]any{"pad": strings.Repeat("p", 17<<10)})), status: 413, code: "token_too_large", noFetch: true},
+		// In a header, a token this size is past the 16 KiB header block and
+		// net/http answers 431 first (httpapi.TestHeaderLimitIsSixteenKiB).
+		{name: "a 17 KB token is refused before parsing", token: sign(nil, session("U2huge", map[string]any{"pad": strings.Repeat("p", 17<<10)})), status: 413, code: "token_too_large", noFetch: true, bodyOnly: true},
 		{name: "a valid token re-spelt with non-zero padding bits is refused", token: respelt(), status: 401, code: "malformed_token", noFetch: true},
 		{name: "a line break inside a valid token is refused", token: valid[:len(valid)-10] + "\n" + valid[len(valid)-10:], status: 401, code: "malformed_token", noFetch: true, bodyOnly: true},
 	}

@@ -22,7 +22,7 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("%s panicked: %v", e.Component, e.Value)
 }
 
-// Catch, deferred directly, recovers a panic and stores it in *errp as a
+// Catch recovers, when deferred directly, a panic and stores it in *errp as a
 // *PanicError. A panic of a nil errp is still recovered and dropped.
 func Catch(component string, errp *error) {
 	if v := recover(); v != nil {
