@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Deploys dfbridge to Cloud Run in one command, idempotently: the APIs, the
-# runtime service account and its grants, the secrets, the service, the
-# reconcile job and its hourly schedule, then `bridge doctor` once as a job.
+# image (built with Cloud Build unless it exists), the runtime service
+# account and its least-privilege grants, the secrets (pinned versions),
+# the service, the reconcile job and its hourly schedule, then
+# `bridge doctor` once as a job.
+#
+# Before it changes anything it checks the settings: the file must be
+# private (chmod 600), every key must be a deployment key or a bridge
+# variable, and the bridge's own configuration check (`bridge check`, which
+# refuses placeholders and weak secrets, emulator settings on Cloud Run, a
+# mapping typo or a bad CA) must pass. It runs the bridge from
+# DFBRIDGE_BRIDGE (a bridge binary) or, with Go installed, from this
+# repository.
 #
 #   cp deploy/example.env deploy/dfbridge.env    # fill it in
 #   deploy/deploy.sh --settings deploy/dfbridge.env
@@ -22,12 +32,21 @@ while [ $# -gt 0 ]; do
     --settings) settings=$2; shift 2 ;;
     --dry-run) dry=true; shift ;;
     --render) render=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "deploy.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$settings" ] || { echo "deploy.sh: --settings FILE is required (start from deploy/example.env)" >&2; exit 2; }
 [ -r "$settings" ] || { echo "deploy.sh: cannot read $settings" >&2; exit 2; }
+# The file holds the secrets: it must not be readable by anyone else. (The
+# manifests alone hold none, so --render does not ask.)
+if [ -z "$render" ]; then
+  mode=$(stat -c %a "$settings")
+  if [ $((8#$mode & 8#077)) -ne 0 ]; then
+    echo "deploy.sh: $settings is readable by others (mode $mode) and holds secrets; run: chmod 600 $settings" >&2
+    exit 2
+  fi
+fi
 
 # ---- settings ---------------------------------------------------------------
 # Keys that shape the deployment itself; every other key is a bridge variable.
@@ -67,6 +86,36 @@ done
 for k in GOOGLE_APPLICATION_CREDENTIALS FIREBASE_SERVICE_ACCOUNT_JSON FIREBASE_AUTH_EMULATOR_HOST K_SERVICE PORT; do
   [ -z "${set[$k]:-}" ] || { echo "deploy.sh: $k must not be set for Cloud Run (keyless signing; Cloud Run sets the rest)" >&2; exit 2; }
 done
+
+# ---- the bridge's own checks ----------------------------------------------
+if [ -n "${DFBRIDGE_BRIDGE:-}" ]; then
+  bridge=("$DFBRIDGE_BRIDGE")
+elif command -v go >/dev/null; then
+  bridge=(go -C "$here/.." run ./cmd/bridge)
+else
+  echo "deploy.sh: set DFBRIDGE_BRIDGE to a bridge binary, or install Go, so the settings can be checked" >&2
+  exit 2
+fi
+bridge_keys=()
+for k in "${order[@]}"; do [[ "$deploy_keys" == *" $k "* ]] || bridge_keys+=("$k"); done
+keys_csv=$(IFS=,; echo "${bridge_keys[*]}")
+deploy_csv=$(echo $deploy_keys | tr ' ' ',')
+if [ -n "$render" ]; then
+  # Rendering needs no secret to be real, only every key to be known.
+  "${bridge[@]}" check --keys-only --keys "$keys_csv" --also "$deploy_csv" >/dev/null || exit 2
+else
+  # The whole configuration as the service will read it on Cloud Run
+  # (K_SERVICE set), in an environment of its own: the settings' bridge
+  # variables with the defaults above, nothing of this shell's.
+  check_env=(PATH="$PATH" HOME="${HOME:-/tmp}" K_SERVICE="$service")
+  for v in GOCACHE GOPATH GOMODCACHE GOFLAGS GOPROXY; do
+    if [ -n "${!v:-}" ]; then check_env+=("$v=${!v}"); fi
+  done
+  for k in "${bridge_keys[@]}"; do check_env+=("$k=${set[$k]}"); done
+  if [ -n "${set[REDIS_CA_PEM]:-}" ]; then check_env+=(REDIS_CA_FILE="${set[REDIS_CA_PEM]}"); fi
+  env -i "${check_env[@]}" "${bridge[@]}" check --keys "$keys_csv" --also "$deploy_csv" >/dev/null ||
+    { echo "deploy.sh: $settings did not pass the bridge's configuration check (above); nothing was changed" >&2; exit 2; }
+fi
 if [ -n "${set[REDIS_CA_PEM]:-}" ]; then set[REDIS_CA_FILE]=/secrets/redis-ca/ca.pem; order+=(REDIS_CA_FILE); fi
 
 is_deploy() { [[ "$deploy_keys" == *" $1 "* ]]; }
@@ -79,6 +128,10 @@ done
 [ -z "${set[DESCOPE_MANAGEMENT_KEY]:-}" ] || lifecycle=true # reconcile writes accounts
 
 # ---- manifests ------------------------------------------------------------
+# Secret versions are pinned: ver holds the version each secret's value is
+# (deploy.sh moves it when the value changes); a rendering with no project
+# to ask shows version 1.
+declare -A ver=()
 yq() { # a YAML double-quoted scalar
   local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "$v"
 }
@@ -88,7 +141,7 @@ env_block() { # the bridge's environment, at indent $1
     is_deploy "$k" && continue
     [ -n "${set[$k]}" ] || continue
     if is_secret "$k"; then
-      printf '%s- name: %s\n%s  valueFrom:\n%s    secretKeyRef: { name: %s, key: latest }\n' "$pad" "$k" "$pad" "$pad" "$(secret_name "$k")"
+      printf '%s- name: %s\n%s  valueFrom:\n%s    secretKeyRef: { name: %s, key: "%s" }\n' "$pad" "$k" "$pad" "$pad" "$(secret_name "$k")" "${ver[$k]:-1}"
     else
       printf '%s- name: %s\n%s  value: %s\n' "$pad" "$k" "$pad" "$(yq "${set[$k]}")"
     fi
@@ -100,7 +153,7 @@ ca_mount() { # the Redis CA secret as a file, at indent $1 (container) / $2 (pod
 }
 ca_volume() {
   [ -n "${set[REDIS_CA_PEM]:-}" ] || return 0
-  printf '%svolumes:\n%s  - name: redis-ca\n%s    secret: { secretName: %s, items: [{ key: latest, path: ca.pem }] }\n' "$1" "$1" "$1" "$service-redis-ca"
+  printf '%svolumes:\n%s  - name: redis-ca\n%s    secret: { secretName: %s, items: [{ key: "%s", path: ca.pem }] }\n' "$1" "$1" "$1" "$service-redis-ca" "${ver[REDIS_CA_PEM_DATA]:-1}"
 }
 vpc_annotations() {
   [ -n "${set[VPC_NETWORK]:-}" ] || return 0
@@ -214,10 +267,13 @@ YAML
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-render_service | sed '/^$/d' > "$out/service.yaml"
-render_job "$service-reconcile" reconcile | sed '/^$/d' > "$out/reconcile-job.yaml"
-render_job "$service-doctor" doctor | sed '/^$/d' > "$out/doctor-job.yaml"
+render_all() {
+  render_service | sed '/^$/d' > "$out/service.yaml"
+  render_job "$service-reconcile" reconcile | sed '/^$/d' > "$out/reconcile-job.yaml"
+  render_job "$service-doctor" doctor | sed '/^$/d' > "$out/doctor-job.yaml"
+}
 if [ -n "$render" ]; then
+  render_all
   mkdir -p "$render"
   cp "$out"/*.yaml "$render"/
   echo "rendered $render/service.yaml, reconcile-job.yaml, doctor-job.yaml" >&2
@@ -239,29 +295,75 @@ fi
 g=(gcloud --project "$project" --quiet)
 
 apis=(run.googleapis.com iamcredentials.googleapis.com identitytoolkit.googleapis.com secretmanager.googleapis.com
-  cloudscheduler.googleapis.com)
+  cloudscheduler.googleapis.com iam.googleapis.com)
 if [ -n "${set[REDIS_URL]:-}" ]; then apis+=(redis.googleapis.com compute.googleapis.com); fi
+# IMAGE in Artifact Registry (LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/NAME:TAG)
+# is built here when it is not there yet; any other registry is yours to fill.
+ar_image='^([a-z0-9-]+)-docker\.pkg\.dev/([^/]+)/([^/]+)/.+$'
+if [[ "${set[IMAGE]}" =~ $ar_image ]]; then
+  ar_location=${BASH_REMATCH[1]} ar_project=${BASH_REMATCH[2]} ar_repo=${BASH_REMATCH[3]}
+  apis+=(artifactregistry.googleapis.com cloudbuild.googleapis.com)
+fi
 run "${g[@]}" services enable "${apis[@]}"
 
+# ---- the image ----------------------------------------------------------------
+if [ -n "${ar_repo:-}" ]; then
+  exists gcloud --project "$ar_project" --quiet artifacts repositories describe "$ar_repo" --location "$ar_location" ||
+    run gcloud --project "$ar_project" --quiet artifacts repositories create "$ar_repo" --repository-format=docker \
+      --location "$ar_location" --description="dfbridge images"
+  exists gcloud --project "$ar_project" --quiet artifacts docker images describe "${set[IMAGE]}" ||
+    run gcloud --project "$ar_project" --quiet builds submit --tag "${set[IMAGE]}" "$(realpath --relative-to=. "$here/..")"
+fi
+
+# ---- the account and what it may do -----------------------------------------
 exists "${g[@]}" iam service-accounts describe "$sa" ||
   run "${g[@]}" iam service-accounts create "$service" --display-name="dfbridge: signs Firebase custom tokens"
 # Token Creator on itself only: it can sign as this account and no other.
 run "${g[@]}" iam service-accounts add-iam-policy-binding "$sa" --member="serviceAccount:$sa" \
   --role=roles/iam.serviceAccountTokenCreator
-if $lifecycle; then
-  # Lifecycle sync and reconcile read, disable and update accounts.
+# Firebase Auth: a custom role with exactly the user permissions the
+# bridge's Admin SDK calls need (deploy/README.md lists each beside its
+# call; cmd/bridge/deploy_role_test.go checks every call is covered).
+role_id=${service//-/_}_accounts
+role_permissions=firebaseauth.users.get,firebaseauth.users.update,firebaseauth.users.create,firebaseauth.users.delete
+if [[ "${set[IDENTITY_MAPPING]:-}" == *tenants* ]]; then role_permissions+=,identitytoolkit.tenants.list; fi
+needs_accounts=$lifecycle
+[[ "${set[IDENTITY_MAPPING]:-}" =~ (migration|tenants) ]] && needs_accounts=true
+if $needs_accounts; then
+  role_verb=create
+  exists "${g[@]}" iam roles describe "$role_id" && role_verb=update
+  run "${g[@]}" iam roles "$role_verb" "$role_id" --title="dfbridge: Firebase Auth users" \
+    --description="What dfbridge's lifecycle sync, migration, reconcile and doctor call" \
+    --permissions="$role_permissions" --stage=GA
   run "${g[@]}" projects add-iam-policy-binding "$project" --member="serviceAccount:$sa" \
-    --role=roles/firebaseauth.admin --condition=None
+    --role="projects/$project/roles/$role_id" --condition=None
 fi
 
-put_secret() { # $1 secret name, $2 the setting holding the value (never printed)
-  local name=$1 from=$2
-  if ! exists "${g[@]}" secrets describe "$name"; then
-    run "${g[@]}" secrets create "$name" --replication-policy=automatic
+# ---- secrets, pinned ----------------------------------------------------------
+# A value's digest (SHA-256 of the secret's name and value, in a label)
+# says whether it changed, so this needs no read access to any secret;
+# the values are refused below 64 bits of entropy (bridge check), so the
+# digest does not reveal them. Replicas stay in the region.
+put_secret() { # $1 secret name, $2 the setting holding the value (never printed); sets ver[$2]
+  local name=$1 from=$2 digest have=""
+  digest=$(printf '%s\n%s' "$name" "${set[$from]}" | sha256sum | cut -c1-32)
+  if exists "${g[@]}" secrets describe "$name"; then
+    have=$("${g[@]}" secrets describe "$name" --format='value(labels.dfbridge-digest)')
+    ver[$from]=$("${g[@]}" secrets describe "$name" --format='value(labels.dfbridge-version)')
+  else
+    run "${g[@]}" secrets create "$name" --replication-policy=user-managed --locations="$region"
   fi
-  if $dry || [ "$("${g[@]}" secrets versions access latest --secret="$name" 2>/dev/null || true)" != "${set[$from]}" ]; then
-    printf '+'; printf ' %q' "${g[@]}" secrets versions add "$name" --data-file=-; printf ' <<< "(the value of %s)"\n' "$from"
-    $dry || printf '%s' "${set[$from]}" | "${g[@]}" secrets versions add "$name" --data-file=- >/dev/null
+  if [ "$have" != "$digest" ] || [ -z "${ver[$from]:-}" ]; then
+    printf '+'; printf ' %q' "${g[@]}" secrets versions add "$name" --data-file=- --format='value(name)'
+    printf ' <<< "(the value of %s)"\n' "$from"
+    if $dry; then
+      ver[$from]=1
+    else
+      local added
+      added=$(printf '%s' "${set[$from]}" | "${g[@]}" secrets versions add "$name" --data-file=- --format='value(name)')
+      ver[$from]=${added##*/}
+    fi
+    run "${g[@]}" secrets update "$name" --update-labels="dfbridge-digest=$digest,dfbridge-version=${ver[$from]}"
   fi
   run "${g[@]}" secrets add-iam-policy-binding "$name" --member="serviceAccount:$sa" --role=roles/secretmanager.secretAccessor
 }
@@ -273,6 +375,8 @@ if [ -n "${set[REDIS_CA_PEM]:-}" ]; then
   put_secret "$service-redis-ca" REDIS_CA_PEM_DATA
 fi
 
+# ---- the service and its jobs -------------------------------------------------
+render_all
 run "${g[@]}" run services replace "$out/service.yaml" --region "$region"
 if [ "${set[PUBLIC]}" = true ]; then
   # An organisation policy (iam.allowedPolicyMemberDomains) may forbid

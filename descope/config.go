@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/internal/secretcheck"
 )
 
 // Config is the Descope part of the service's configuration: which
@@ -84,6 +85,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseAuthSchema(string(c.AuthSchema)); err != nil {
 		return fmt.Errorf("DESCOPE_JWT_AUTH_SCHEMA=%q; use default, tenantOnly or none (the JWT template's authorization schema)", bridge.Truncate(string(c.AuthSchema), 40))
+	}
+	if secretcheck.Placeholder(c.ManagementKey) {
+		return errors.New("DESCOPE_MANAGEMENT_KEY is the example's placeholder; create a management key (Descope console → Company → Management keys)")
 	}
 	if c.ResolvePermissions && c.ManagementKey == "" {
 		return errors.New("DESCOPE_RESOLVE_PERMISSIONS reads Descope's role table and needs DESCOPE_MANAGEMENT_KEY (a management key from the Descope console)")

@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dfbridge/dfbridge/internal/secretcheck"
 )
 
 // Config is the shared state's part of the service's configuration. Unset,
@@ -29,6 +32,11 @@ func DefaultConfig() Config { return Config{VisibilityTimeout: 30 * time.Second}
 func (c *Config) Validate() error {
 	if c.URL != "" && !strings.HasPrefix(c.URL, "redis://") && !strings.HasPrefix(c.URL, "rediss://") {
 		return errors.New("REDIS_URL must start with redis:// or rediss:// (TLS), e.g. rediss://:PASSWORD@10.0.0.3:6378/0")
+	}
+	if u, err := url.Parse(c.URL); err == nil && u.User != nil {
+		if pw, _ := u.User.Password(); secretcheck.Placeholder(pw) || secretcheck.Placeholder(u.User.Username()) {
+			return errors.New("REDIS_URL holds the example's placeholder AUTH string; use the instance's AUTH string (gcloud redis instances get-auth-string)")
+		}
 	}
 	if c.VisibilityTimeout < time.Second {
 		return errors.New("LIFECYCLE_VISIBILITY_TIMEOUT must be at least 1s")

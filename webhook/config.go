@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dfbridge/dfbridge/bridge"
+	"github.com/dfbridge/dfbridge/internal/secretcheck"
 )
 
 // Config is the webhook routes' part of the service's configuration: the
@@ -62,10 +63,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// MinSecret is the shortest secret accepted: a connector secret is as
-// strong as the tokens it lets Descope mint.
-const MinSecret = 16
-
 // ExternalTokenSecrets are the connector route's credentials, every
 // configured authentication type together.
 func (c *Config) ExternalTokenSecrets() Secrets {
@@ -110,18 +107,26 @@ func (c *Config) Validate() error {
 
 // validateRoute checks one route's credentials; prefix names its variables.
 func validateRoute(prefix string, hmac, bearer, apiKeys, basic []string, header string) error {
-	for suffix, secrets := range map[string][]string{
-		"_HMAC_SECRETS": hmac, "_BEARER_SECRETS": bearer, "_API_KEYS": apiKeys, "_BASIC_AUTH": basic,
-	} {
-		for _, s := range secrets {
-			if len(s) < MinSecret || strings.TrimSpace(s) != s {
-				return fmt.Errorf("%s%s holds a secret that is empty, shorter than %d characters or padded with spaces; use comma-separated random secrets (openssl rand -base64 32)", prefix, suffix, MinSecret)
-			}
-		}
-	}
 	for _, e := range basic {
 		if user, pass, ok := strings.Cut(e, ":"); !ok || user == "" || pass == "" {
 			return fmt.Errorf("%s_BASIC_AUTH entries must be user:password, comma-separated", prefix)
+		}
+	}
+	for _, route := range []struct {
+		suffix  string
+		secrets []string
+	}{{"_HMAC_SECRETS", hmac}, {"_BEARER_SECRETS", bearer}, {"_API_KEYS", apiKeys}, {"_BASIC_AUTH", basic}} {
+		for i, s := range route.secrets {
+			if strings.TrimSpace(s) != s {
+				return fmt.Errorf("%s%s: secret %d of %d is padded with spaces; use comma-separated random secrets (%s)",
+					prefix, route.suffix, i+1, len(route.secrets), secretcheck.Make)
+			}
+			if route.suffix == "_BASIC_AUTH" {
+				_, s, _ = strings.Cut(s, ":")
+			}
+			if why := secretcheck.Weak(s); why != "" {
+				return fmt.Errorf("%s%s: secret %d of %d %s; make one with %s", prefix, route.suffix, i+1, len(route.secrets), why, secretcheck.Make)
+			}
 		}
 	}
 	if len(bearer) > 0 && len(basic) > 0 {

@@ -61,6 +61,9 @@ type serverConfig struct {
 	// CloudRunService is set by Cloud Run; it only lets start-up warn when
 	// TRUSTED_PROXY_HOPS is left at 0 there.
 	CloudRunService string `envconfig:"K_SERVICE"`
+	// DoctorWaive names doctor checks that may not run in production
+	// without failing it (only firebase_accepts_tokens can be waived).
+	DoctorWaive []string `envconfig:"DOCTOR_WAIVE"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL"`
 	// ShutdownTimeout bounds graceful shutdown, drain included; Cloud Run
@@ -148,6 +151,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Server.CloudRunService != "" && c.Firebase.AuthEmulatorHost != "" {
+		return fmt.Errorf("config: FIREBASE_AUTH_EMULATOR_HOST=%q is set on Cloud Run (K_SERVICE=%s): the bridge would mint unsigned tokens that no real Firebase accepts; unset it",
+			bridge.Truncate(c.Firebase.AuthEmulatorHost, 60), bridge.Truncate(c.Server.CloudRunService, 60))
+	}
 	if c.externalTokenEnabled() && c.Descope.ManagementKey == "" {
 		return errors.New("config: the external-token connector resolves permissions from Descope's role table (the user record it sends has roles only) and needs DESCOPE_MANAGEMENT_KEY")
 	}
@@ -170,6 +177,11 @@ func (s *serverConfig) Validate() error {
 	}
 	if s.ShutdownDrain < 0 || s.ShutdownDrain >= s.ShutdownTimeout {
 		return errors.New("SHUTDOWN_DRAIN must be at least 0s and shorter than SHUTDOWN_TIMEOUT")
+	}
+	for _, w := range s.DoctorWaive {
+		if w != "firebase_accepts_tokens" {
+			return fmt.Errorf("DOCTOR_WAIVE=%q: only firebase_accepts_tokens can be waived", bridge.Truncate(w, 40))
+		}
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func render(t *testing.T, settings string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command("../../deploy/deploy.sh", "--settings", settings, "--render", dir)
+	cmd.Env = append(os.Environ(), "DFBRIDGE_BRIDGE="+sharedBridge(t))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return dir
@@ -123,26 +124,34 @@ func TestJobsCarryTheServicesEnvironment(t *testing.T) {
 }
 
 // deploy.sh --dry-run prints every command and needs no gcloud: the APIs
-// (Scheduler and Secret Manager included), the account and its grants, the
-// secrets (never their values), the service, the jobs, the schedule, then
-// doctor.
+// (Scheduler, Secret Manager, Artifact Registry and Cloud Build included),
+// the image, the account and its grants (a custom role, not
+// roles/firebaseauth.admin), the secrets (never their values; in the
+// region; pinned), the service, the jobs, the schedule, then doctor.
 func TestDeployDryRunPrintsEveryCommand(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("../../deploy/deploy.sh", "--settings", "../../deploy/example.env", "--dry-run")
-	cmd.Env = []string{"PATH=/usr/bin:/bin"} // no gcloud on it
+	cmd := exec.Command("../../deploy/deploy.sh", "--settings", filledSettings(t), "--dry-run")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "DFBRIDGE_BRIDGE=" + sharedBridge(t)} // no gcloud on it
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	text := string(out)
 	for _, want := range []string{
-		"services enable run.googleapis.com iamcredentials.googleapis.com identitytoolkit.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com",
+		"services enable run.googleapis.com iamcredentials.googleapis.com identitytoolkit.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com iam.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com",
+		"artifacts repositories create dfbridge --repository-format=docker --location europe-west1",
+		"builds submit --tag europe-west1-docker.pkg.dev/my-firebase-project/dfbridge/dfbridge:v1",
 		"iam service-accounts add-iam-policy-binding dfbridge@my-firebase-project.iam.gserviceaccount.com --member=serviceAccount:dfbridge@my-firebase-project.iam.gserviceaccount.com --role=roles/iam.serviceAccountTokenCreator",
-		"--role=roles/firebaseauth.admin",
-		"secrets create dfbridge-descope-management-key",
+		"iam roles create dfbridge_accounts",
+		"--role=projects/my-firebase-project/roles/dfbridge_accounts",
+		"secrets create dfbridge-descope-management-key --replication-policy=user-managed --locations=europe-west1",
 		"run services replace", "run jobs replace", "scheduler jobs create http dfbridge-reconcile-hourly",
 		"run jobs execute dfbridge-doctor --region europe-west1 --wait",
 	} {
 		assert.Contains(t, text, want)
 	}
-	assert.NotContains(t, text, "K2replace-with-a-management-key", "no secret value is printed")
-	assert.NotContains(t, text, "replace-with-openssl-rand-base64-32")
+	assert.NotContains(t, text, "roles/firebaseauth.admin", "no project-wide admin role")
+	assert.NotContains(t, text, "versions access", "no secret is read back")
+	assert.NotContains(t, text, "replication-policy=automatic", "replicas stay in the region")
+	for _, secret := range filledSecrets {
+		assert.NotContains(t, text, secret, "no secret value is printed")
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,9 +65,12 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var checks []doctorCheck
 	cfg, err := loadConfig()
-	if err != nil {
+	switch misses := nearMisses(os.Environ()); {
+	case err != nil:
 		checks = []doctorCheck{fail("config", err, "the variable the line names")}
-	} else {
+	case len(misses) > 0:
+		checks = []doctorCheck{fail("config", errors.New(strings.Join(misses, "; ")), "rename the variable")}
+	default:
 		checks = doctor(ctx, cfg)
 	}
 	return report(checks, *asJSON, stdout)
@@ -105,9 +110,10 @@ func doctor(ctx context.Context, cfg *Config) []doctorCheck {
 		defer cancel()
 		return f(cctx)
 	}
+	keys := bounded(func(ctx context.Context) doctorCheck { return checkDescopeKeys(ctx, cfg) })
 	checks := []doctorCheck{
-		bounded(func(ctx context.Context) doctorCheck { return checkDescopeKeys(ctx, cfg) }),
-		bounded(func(ctx context.Context) doctorCheck { return checkManagementKey(ctx, cfg) }),
+		keys,
+		bounded(func(ctx context.Context) doctorCheck { return checkManagementKey(ctx, cfg, keys) }),
 	}
 	fbc, err := cfg.Firebase.NewClient(ctx, cfg.hooks)
 	if err != nil {
@@ -137,7 +143,10 @@ func checkDescopeKeys(ctx context.Context, cfg *Config) doctorCheck {
 	d.KeysFetchTimeout = checkTimeout
 	keys := d.NewKeySource(slog.New(slog.DiscardHandler), nil)
 	if err := keys.Refresh(ctx); err != nil {
-		return fail("descope_keys", err, "DESCOPE_PROJECT_ID (Descope console → Project settings) and DESCOPE_BASE_URL")
+		if unreachable(err) {
+			return fail("descope_keys", err, "DESCOPE_BASE_URL (%s): Descope's API, https://api.descope.com unless your project is elsewhere", cfg.Descope.BaseURL)
+		}
+		return fail("descope_keys", err, "DESCOPE_PROJECT_ID (Descope console → Project settings)")
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -147,9 +156,27 @@ func checkDescopeKeys(ctx context.Context, cfg *Config) doctorCheck {
 		len(set.Keys), cfg.Descope.ProjectID, cfg.Descope.ProjectID, cfg.Descope.ProjectID)
 }
 
-func checkManagementKey(ctx context.Context, cfg *Config) doctorCheck {
+// unreachable reports whether err means the address could not be talked
+// to at all (so the fix is the URL, not a credential).
+func unreachable(err error) bool {
+	m := strings.ToLower(err.Error())
+	for _, s := range []string{"dial", "no such host", "connection refused", "timeout", "deadline", "tls", "certificate",
+		"unsupported protocol"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkManagementKey(ctx context.Context, cfg *Config, keys doctorCheck) doctorCheck {
 	if cfg.Descope.ManagementKey == "" {
 		return skip("descope_management_key", "not set; only the webhooks, reconcile and DESCOPE_RESOLVE_PERMISSIONS need one")
+	}
+	if keys.Status != "ok" {
+		// A key is judged against a project at an address: with either
+		// wrong, it would fail too, and point at the wrong setting.
+		return skip("descope_management_key", "not tried: the project or its address is wrong (see descope_keys)")
 	}
 	v, err := cfg.Descope.NewVerifier(cfg.Descope.NewKeySource(slog.New(slog.DiscardHandler), nil))
 	if err != nil {
@@ -204,7 +231,13 @@ func identityToolkit(cfg *Config) string {
 func checkTokenAccepted(ctx context.Context, cfg *Config, fbc *firebase.Client) doctorCheck {
 	const name = "firebase_accepts_tokens"
 	if cfg.Firebase.WebAPIKey == "" {
-		return skip(name, "set FIREBASE_WEB_API_KEY (Firebase console → Project settings → Web API key) to prove Firebase accepts the tokens")
+		const how = "set FIREBASE_WEB_API_KEY (Firebase console → Project settings → Web API key) to prove Firebase accepts the tokens"
+		// In production the strongest check must run, or be waived by name.
+		if cfg.Server.CloudRunService != "" && !slices.Contains(cfg.Server.DoctorWaive, name) {
+			return fail(name, errors.New("FIREBASE_WEB_API_KEY is not set, so doctor cannot prove Firebase accepts the tokens"),
+				"FIREBASE_WEB_API_KEY (Firebase console → Project settings → Web API key), or DOCTOR_WAIVE=%s to skip this check knowingly", name)
+		}
+		return skip(name, how)
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
@@ -285,7 +318,7 @@ func checkTenants(ctx context.Context, cfg *Config, fbc *firebase.Client) doctor
 	}
 	missing, err := fbc.MissingTenants(ctx, tenants)
 	if err != nil {
-		return fail("tenants", err, "grant roles/firebaseauth.viewer (or firebaseauth.admin) to the service account, to read tenants")
+		return fail("tenants", err, "identitytoolkit.tenants.list for the service account: deploy.sh adds it to its custom role when IDENTITY_MAPPING names tenants")
 	}
 	if len(missing) > 0 {
 		return fail("tenants", fmt.Errorf("IDENTITY_MAPPING names tenants the project does not have: %s", strings.Join(missing, ", ")),
@@ -352,9 +385,13 @@ func checkCloudRun(cfg *Config) doctorCheck {
 	if cfg.Server.CloudRunService == "" {
 		return skip("cloud_run", "not on Cloud Run (K_SERVICE unset)")
 	}
-	if cfg.Edge.TrustedProxyHops != 1 {
-		return fail("cloud_run", fmt.Errorf("TRUSTED_PROXY_HOPS=%d on Cloud Run service %s", cfg.Edge.TrustedProxyHops, cfg.Server.CloudRunService),
-			"TRUSTED_PROXY_HOPS=1: Cloud Run's front end appends the client's address")
+	switch cfg.Edge.TrustedProxyHops {
+	case 1:
+		return ok("cloud_run", "service %s, called directly: client addresses from Cloud Run's front end (TRUSTED_PROXY_HOPS=1)", cfg.Server.CloudRunService)
+	case 2:
+		return ok("cloud_run", "service %s behind an external Application Load Balancer: client addresses from the load balancer, "+
+			"as Cloud Run's front end passes them on (TRUSTED_PROXY_HOPS=2)", cfg.Server.CloudRunService)
 	}
-	return ok("cloud_run", "service %s, client addresses from Cloud Run's front end (TRUSTED_PROXY_HOPS=1)", cfg.Server.CloudRunService)
+	return fail("cloud_run", fmt.Errorf("TRUSTED_PROXY_HOPS=%d on Cloud Run service %s", cfg.Edge.TrustedProxyHops, cfg.Server.CloudRunService),
+		"TRUSTED_PROXY_HOPS: 1 when apps call the service's own URL, 2 behind an external Application Load Balancer")
 }

@@ -79,13 +79,12 @@ func TestDoctorOnTheLocalStackPassesEveryCheck(t *testing.T) {
 		"IDENTITY_MAPPING":           `{"tenants":{"map":{"T2acme":"` + tenant + `"}}}`,
 		"REDIS_URL":                  redis.URL(),
 		"AUDIT_WEBHOOK_HMAC_SECRETS": auditSecret, "EXTERNAL_TOKEN_HMAC_SECRETS": connectorSecret,
-		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
-		"K_SERVICE":            "dfbridge", "TRUSTED_PROXY_HOPS": "1",
+		"CORS_ALLOWED_ORIGINS": "https://app.example.com", "TRUSTED_PROXY_HOPS": "1",
 	})
 	checks, text, err := runDoctorWith(t, nil)
 	require.NoError(t, err)
 	for _, name := range []string{"descope_keys", "descope_management_key", "signer", "firebase_accepts_tokens",
-		"tenants", "redis", "webhooks", "cors", "cloud_run"} {
+		"tenants", "redis", "webhooks", "cors"} {
 		assert.Equal(t, "ok", checks[name].Status, "%s: %s", name, checks[name].Detail)
 	}
 	assert.Len(t, strings.Split(strings.TrimSpace(text), "\n"), 9, "one line per check")
@@ -153,8 +152,8 @@ func TestDoctorNamesTheSettingOfEachFailure(t *testing.T) {
 		{"a Redis password that is wrong", map[string]string{"REDIS_URL": strings.Replace(redis.URL(), redisserver.Password, "wrong", 1)},
 			nil, "redis", "REDIS_URL"},
 		{"an unreachable Redis", map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"}, nil, "redis", "REDIS_URL"},
-		{"Cloud Run without the proxy hop", map[string]string{"K_SERVICE": "dfbridge", "TRUSTED_PROXY_HOPS": "0"}, nil,
-			"cloud_run", "TRUSTED_PROXY_HOPS=1"},
+		{"a Descope base URL nothing answers at", map[string]string{"DESCOPE_BASE_URL": "http://127.0.0.1:1"}, nil,
+			"descope_keys", "DESCOPE_BASE_URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,6 +170,11 @@ func TestDoctorNamesTheSettingOfEachFailure(t *testing.T) {
 			require.ErrorIs(t, err, errDoctorFailed, "doctor exits non-zero")
 			assert.Equal(t, "fail", checks[tc.check].Status, checks[tc.check].Detail)
 			assert.Contains(t, checks[tc.check].Fix, tc.fix)
+			for name, c := range checks {
+				if name != tc.check && c.Status == "fail" {
+					t.Errorf("%s also failed (%s): only the setting at fault is named", name, c.Fix)
+				}
+			}
 			assert.Contains(t, text, "fail  "+tc.check)
 			assert.Less(t, time.Since(start), 2*checkTimeout, "bounded")
 			assert.NotContains(t, text, redisserver.Password)
@@ -195,4 +199,68 @@ func TestDoctorReportsBadConfigAndSpeaksJSON(t *testing.T) {
 	require.Len(t, rep.Checks, 1)
 	assert.Equal(t, "config", rep.Checks[0].Check)
 	assert.Contains(t, rep.Checks[0].Detail, "CORS_ALLOWED_ORIGINS")
+}
+
+// On Cloud Run doctor accepts the two documented proxy set-ups and says
+// which it assumed; any other count fails, naming TRUSTED_PROXY_HOPS.
+func TestDoctorAcceptsTheDocumentedProxySetUps(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Server.CloudRunService = "dfbridge"
+	for hops, want := range map[int]string{1: "called directly", 2: "load balancer"} {
+		cfg.Edge.TrustedProxyHops = hops
+		c := checkCloudRun(&cfg)
+		assert.Equal(t, "ok", c.Status, "TRUSTED_PROXY_HOPS=%d", hops)
+		assert.Contains(t, c.Detail, want)
+	}
+	for _, hops := range []int{0, 3} {
+		cfg.Edge.TrustedProxyHops = hops
+		c := checkCloudRun(&cfg)
+		assert.Equal(t, "fail", c.Status, "TRUSTED_PROXY_HOPS=%d", hops)
+		assert.True(t, strings.HasPrefix(c.Fix, "TRUSTED_PROXY_HOPS"), c.Fix)
+	}
+}
+
+// On Cloud Run the check that Firebase accepts the tokens must run: with
+// no FIREBASE_WEB_API_KEY it fails, unless DOCTOR_WAIVE names it; off
+// Cloud Run it is skipped, as before.
+func TestDoctorOnCloudRunRequiresTheTokenCheckUnlessWaived(t *testing.T) {
+	cfg := defaultConfig()
+	c := checkTokenAccepted(t.Context(), &cfg, nil)
+	assert.Equal(t, "skip", c.Status, "not on Cloud Run")
+	cfg.Server.CloudRunService = "dfbridge"
+	c = checkTokenAccepted(t.Context(), &cfg, nil)
+	assert.Equal(t, "fail", c.Status)
+	assert.Contains(t, c.Fix, "FIREBASE_WEB_API_KEY")
+	assert.Contains(t, c.Fix, "DOCTOR_WAIVE=firebase_accepts_tokens")
+	cfg.Server.DoctorWaive = []string{"firebase_accepts_tokens"}
+	c = checkTokenAccepted(t.Context(), &cfg, nil)
+	assert.Equal(t, "skip", c.Status, "waived by name")
+}
+
+// Settings that would reach production looking healthy fail doctor's
+// config check, each named: the emulator on Cloud Run, a placeholder
+// secret, a variable one typo away from the service's.
+func TestDoctorFailsOnProductionMistakes(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"the Auth emulator on Cloud Run", map[string]string{"K_SERVICE": "dfbridge", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"},
+			"FIREBASE_AUTH_EMULATOR_HOST"},
+		{"the example's connector secret", map[string]string{"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:1",
+			"EXTERNAL_TOKEN_HMAC_SECRETS": "replace-with-another-random-secret"}, "EXTERNAL_TOKEN_HMAC_SECRETS"},
+		{"a typo in a variable's name", map[string]string{"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:1",
+			"CORS_ALLOWED_ORIGIN": "https://app.example.com"}, "did you mean CORS_ALLOWED_ORIGINS"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doctorStack(t, tc.env)
+			var out, errOut bytes.Buffer
+			err := runDoctor(t.Context(), nil, &out, &errOut)
+			require.ErrorIs(t, err, errDoctorFailed)
+			assert.Contains(t, out.String(), "fail  config")
+			assert.Contains(t, out.String(), tc.want)
+		})
+	}
 }

@@ -26,6 +26,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		if err := runCheck(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "bridge check:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "reconcile" {
 		if err := runReconcile(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, errReconcileErrors) {
 			os.Exit(1)

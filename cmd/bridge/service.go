@@ -70,6 +70,9 @@ var startCores = runtime.GOMAXPROCS(0)
 func newService(ctx context.Context, cfg *Config, stdout io.Writer) (*service, error) {
 	level, _ := cfg.Server.slogLevel()
 	log := httpapi.NewLogger(stdout, level)
+	for _, miss := range nearMisses(os.Environ()) {
+		log.Warn("environment variable ignored: "+miss, "fix", "rename it; bridge doctor fails on it")
+	}
 	m := metrics.New()
 	c, err := buildCore(ctx, cfg, log, m)
 	if err != nil {
