@@ -97,6 +97,9 @@ func DefaultMapping() *Mapping {
 // Migration returns the migration settings, or nil when migration is off.
 func (m *Mapping) Migration() *MigrationConfig { return m.migration }
 
+// UIDSource says where the mapping takes the Firebase UID from.
+func (m *Mapping) UIDSource() UIDSource { return m.uidFrom }
+
 // Map returns the identity for s without any look-up: tenant, UID by the
 // configured strategy, and claims. Exchange.Resolve adds migration.
 func (m *Mapping) Map(s *Session) (Identity, error) { return m.mapWith(s, nil) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -32,8 +31,6 @@ type Limits struct {
 	Fallback flow.Limiter
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
-
-	down atomic.Bool
 }
 
 var _ flow.ExchangeLimiter = (*Limits)(nil)
@@ -114,11 +111,7 @@ func allow(ctx context.Context, lim *redis_rate.Limiter, key string, limit redis
 // fallback judges the exchange per instance while Redis is away.
 func (l *Limits) fallback(userID string, err error) (bool, time.Duration, string) {
 	l.Metrics.RecoveredPanic(err)
-	if l.down.CompareAndSwap(false, true) {
-		l.Metrics.RedisFallback("limits")
-		l.Log.Warn("redis unreachable or slow: exchange limits fall back to this instance's until it answers",
-			"error", err.Error())
-	}
+	OutageOf(l.RDB, l.Log, l.Metrics).Fail("limits", err)
 	if l.Fallback == nil {
 		return true, 0, ""
 	}
@@ -126,11 +119,7 @@ func (l *Limits) fallback(userID string, err error) (bool, time.Duration, string
 	return ok, wait, "user"
 }
 
-func (l *Limits) recovered() {
-	if l.down.CompareAndSwap(true, false) {
-		l.Log.Info("redis answers again: exchange limits are shared again")
-	}
-}
+func (l *Limits) recovered() { OutageOf(l.RDB, l.Log, l.Metrics).OK() }
 
 // batch is a redis_rate back end that sends the EVALSHA calls of several
 // concurrent checks as one pipeline: each call waits until want calls have

@@ -22,6 +22,13 @@ var routeOnce sync.Once
 
 type slogLogger struct{ log *slog.Logger }
 
+// Printf logs the first message after a quiet spell and counts the rest
+// into the next "redis answers again" line (Outage).
 func (l slogLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", fmt.Sprintf(format, v...)))
+	if !clientArmed.CompareAndSwap(true, false) {
+		clientMessages.Add(1)
+		return
+	}
+	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", fmt.Sprintf(format, v...)),
+		slog.String("note", "further go-redis messages are counted until Redis answers"))
 }

@@ -79,9 +79,6 @@ type Queue struct {
 
 	consumer string
 	closed   atomic.Bool
-	// down is set while Redis fails the readers, so the failure is logged
-	// once per episode.
-	down atomic.Bool
 }
 
 // NewQueue returns a queue over rdb with a consumer name unique to this
@@ -240,8 +237,8 @@ func (q *Queue) Run(ctx context.Context, workers int, retry bridge.Retry, h brid
 			}).Result()
 			return err
 		})
-		if (err == nil || errors.Is(err, redis.Nil)) && q.down.CompareAndSwap(true, false) {
-			q.Log.Info("redis answers again: lifecycle workers read jobs")
+		if err == nil || errors.Is(err, redis.Nil) {
+			OutageOf(q.RDB, q.Log, q.Metrics).OK()
 		}
 		got := 0
 		if err == nil {
@@ -272,9 +269,8 @@ func (q *Queue) visibility() time.Duration {
 
 // pause waits a moment after Redis failed, logging once per episode.
 func (q *Queue) pause(ctx context.Context, err error) {
-	if q.down.CompareAndSwap(false, true) {
-		q.Log.Warn("redis unreachable: lifecycle workers wait for it", "error", err.Error())
-	}
+	// The lifecycle workers wait for Redis.
+	OutageOf(q.RDB, q.Log, q.Metrics).Fail("queue", err)
 	select {
 	case <-ctx.Done():
 	case <-time.After(time.Second):

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,8 +25,6 @@ type Removed struct {
 	Timeout time.Duration
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
-
-	down atomic.Bool
 }
 
 var _ bridge.RemovedUsers = (*Removed)(nil)
@@ -72,17 +69,10 @@ func (r *Removed) Removed(ctx context.Context, userID string) (bool, error) {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		if r.down.CompareAndSwap(false, true) {
-			r.Metrics.RedisFallback("removed")
-			if r.Log != nil {
-				r.Log.Warn("redis unreachable or slow: removed users are checked against this instance's marks until it answers",
-					"error", err.Error())
-			}
-		}
+		// Checked against this instance's marks until Redis answers.
+		OutageOf(r.RDB, r.Log, r.Metrics).Fail("removed", err)
 		return false, nil
 	}
-	if r.down.CompareAndSwap(true, false) && r.Log != nil {
-		r.Log.Info("redis answers again: removed users are shared again")
-	}
+	OutageOf(r.RDB, r.Log, r.Metrics).OK()
 	return n > 0, nil
 }

@@ -51,6 +51,10 @@ Exchange a fresh session (paste this):
       -d '{"userId":"U2demo","roles":["admin"]}' | sed -E 's/.*"sessionJwt":"([^"]+)".*/\1/')
   curl -s -X POST http://127.0.0.1:$STACK_BRIDGE_PORT/exchange -H "Authorization: Bearer \$SESSION"
 
+Check the bridge's settings and every dependency, as on Cloud Run:
+
+  bin/bridge doctor --env $STACK_ENV_FILE
+
 Web example against this stack: see examples/web/README.md. Ctrl-C stops the stack.
 MSG
 wait "${stack_pids[1]}"

@@ -41,16 +41,25 @@ stack_up() {
     bin/descope-stub >"bin/descope-stub-${STACK_STUB_ADDR##*:}.log" 2>&1 &
   stack_pids+=($!)
 
-  DESCOPE_PROJECT_ID=$project \
-  DESCOPE_BASE_URL=http://$STACK_STUB_ADDR \
-  DESCOPE_MANAGEMENT_KEY=$mgmt \
-  AUDIT_WEBHOOK_HMAC_SECRETS=$STACK_AUDIT_SECRET \
-  FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR \
-  FIREBASE_PROJECT_ID=demo-dfbridge \
-  LISTEN_HOST=${LISTEN_HOST:-127.0.0.1} \
-  PORT=$STACK_BRIDGE_PORT \
-  CORS_ALLOWED_ORIGINS=${STACK_ORIGINS:-} \
-    bin/bridge >"bin/bridge-$STACK_BRIDGE_PORT.log" 2>&1 &
+  # The bridge's whole environment, in a file: the bridge starts from it,
+  # and `bin/bridge doctor --env` checks the same settings.
+  STACK_ENV_FILE=bin/bridge-$STACK_BRIDGE_PORT.env
+  cat >"$STACK_ENV_FILE" <<ENV
+# The local stack's bridge settings (scripts/stack.sh). Check them:
+#   bin/bridge doctor --env $STACK_ENV_FILE
+DESCOPE_PROJECT_ID=$project
+DESCOPE_BASE_URL=http://$STACK_STUB_ADDR
+DESCOPE_MANAGEMENT_KEY=$mgmt
+AUDIT_WEBHOOK_HMAC_SECRETS=$STACK_AUDIT_SECRET
+FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR
+FIREBASE_PROJECT_ID=demo-dfbridge
+FIREBASE_WEB_API_KEY=local-web-api-key
+LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
+PORT=$STACK_BRIDGE_PORT
+CORS_ALLOWED_ORIGINS=${STACK_ORIGINS:-}
+ENV
+  chmod 600 "$STACK_ENV_FILE"
+  (set -a; . "$STACK_ENV_FILE"; exec bin/bridge) >"bin/bridge-$STACK_BRIDGE_PORT.log" 2>&1 &
   stack_pids+=($!)
 
   local i

@@ -125,6 +125,8 @@ if [ "$clients_ok" != 0 ]; then
 fi
 
 stack_up
+echo "== bridge doctor on the local stack (the command dev.sh prints)"
+bin/bridge doctor --env "$STACK_ENV_FILE"
 echo "== session binding with the Firebase JS SDK against the local stack"
 (cd clients/js && BRIDGE_URL=http://127.0.0.1:$STACK_BRIDGE_PORT DESCOPE_STUB_URL=http://$STACK_STUB_ADDR \
   FIREBASE_AUTH_EMULATOR_HOST=$STACK_EMULATOR AUDIT_SECRET=$STACK_AUDIT_SECRET npm run test:stack) 2>&1 | tee -a "$summary"

@@ -34,8 +34,12 @@ type Config struct {
 	Redis     redisstore.Config
 	Mapping   mappingConfig
 
-	// mapping is Mapping parsed (parseMapping, after Validate).
-	mapping *bridge.Mapping
+	// mapping is Mapping parsed (parseMapping, after Validate); its source
+	// (default, inline, or the file) and a digest of its bytes name it in
+	// the start-up log.
+	mapping       *bridge.Mapping
+	mappingSource string
+	mappingDigest string
 	// hooks carry the Admin SDK's calls to Google stand-ins. Not read from
 	// the environment: tests set them to reach emulator/iamstub.
 	hooks firebase.Hooks

@@ -57,8 +57,14 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as one JSON document")
+	envFile := fs.String("env", "", "read KEY=value lines from this file into the environment first (the local stack writes one)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *envFile != "" {
+		if err := loadEnvFile(*envFile); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))
@@ -74,6 +80,29 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		checks = doctor(ctx, cfg)
 	}
 	return report(checks, *asJSON, stdout)
+}
+
+// loadEnvFile sets each KEY=value line of path in the process environment
+// (envconfig reads only that); blank lines and # comments are skipped.
+func loadEnvFile(path string) error {
+	b, err := os.ReadFile(path) //nolint:gosec // G304: the operator names this file
+	if err != nil {
+		return fmt.Errorf("doctor: --env: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("doctor: --env %s line %d is not KEY=value", path, i+1)
+		}
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("doctor: --env %s line %d: %w", path, i+1, err)
+		}
+	}
+	return nil
 }
 
 // report prints checks and says whether any failed.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,11 +22,14 @@ const maxMappingBytes = 1 << 20
 func (c *Config) parseMapping() error {
 	c.mapping = bridge.DefaultMapping()
 	v := strings.TrimSpace(c.Mapping.IdentityMapping)
+	c.mappingSource, c.mappingDigest = "default", ""
 	if v == "" {
 		return nil
 	}
 	data := []byte(v)
+	c.mappingSource = "inline"
 	if !strings.HasPrefix(v, "{") {
+		c.mappingSource = "file " + bridge.Truncate(v, 120)
 		b, err := smallfile.Read(v, maxMappingBytes)
 		if err != nil {
 			return fmt.Errorf("config: IDENTITY_MAPPING=%q cannot be read (%w); give the JSON itself or a readable file path", bridge.Truncate(v, 80), err)
@@ -35,6 +40,8 @@ func (c *Config) parseMapping() error {
 	if err != nil {
 		return fmt.Errorf("config: IDENTITY_MAPPING: %w", err)
 	}
+	sum := sha256.Sum256(data)
+	c.mappingDigest = hex.EncodeToString(sum[:6])
 	if mc := m.Migration(); mc != nil && mc.EmailFromDescope && c.Descope.ManagementKey == "" {
 		return errors.New("config: IDENTITY_MAPPING: migration.emailFromDescope needs DESCOPE_MANAGEMENT_KEY; set it or turn emailFromDescope off")
 	}

@@ -228,6 +228,8 @@ func limitedSessions(cfg *Config, log *slog.Logger, m *metrics.Metrics, c *core,
 		sessions = bridge.ResolvingVerifier{Verifier: sessions, Access: access}
 	}
 	log.Info("descope sessions", "auth_schema", string(cfg.Descope.AuthSchema), "resolve_permissions", cfg.Descope.ResolvePermissions)
+	log.Info("identity mapping", "source", cfg.mappingSource, "sha256", cfg.mappingDigest,
+		"uid_from", cfg.mapping.UIDSource(), "tenants", len(cfg.mapping.FirebaseTenants()))
 	if mc := c.exchange.Mapping.Migration(); mc != nil {
 		log.Info("migration mode: existing Firebase accounts keep their UIDs", "settings", mc.String())
 	}
