@@ -45,8 +45,11 @@ const (
 	CodeEmailNotVerified Code = "email_not_verified"
 	CodeAmbiguousAccount Code = "ambiguous_account"
 	CodeTenantNotMapped  Code = "tenant_not_mapped"
-	CodePolicyDenied     Code = "policy_denied"
-	CodeUserDisabled     Code = "user_disabled"
+	// CodeTenantNotSelected: the session is in several tenants, names no
+	// current one (dct), and the mapping needs one.
+	CodeTenantNotSelected Code = "tenant_not_selected"
+	CodePolicyDenied      Code = "policy_denied"
+	CodeUserDisabled      Code = "user_disabled"
 	// CodeUserRemoved: Descope deleted or disabled the user, and the bridge
 	// has been told (an audit event, reconcile, a management look-up or a
 	// connector call). It holds for LIFECYCLE_REMOVED_TTL, or until Descope

@@ -195,6 +195,19 @@ func CheckUID(uid string) error {
 // lower-cased, as Firebase stores them.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
+// noCurrentTenant refuses a session in several tenants that names none as
+// current (no dct), where the mapping needs one (to pick a Firebase tenant,
+// or to project a tenant's roles): guessing would give the user another
+// tenant's rights, and mapping none would silently mint a token without
+// them. The app selects a tenant first (Descope's selectTenant), so the
+// refreshed session carries dct.
+func noCurrentTenant(s *Session) error {
+	if s.CurrentTenant == "" && len(s.Tenants) > 1 {
+		return Errorf(CodeTenantNotSelected, "the session is in %d tenants and names no current one (dct)", len(s.Tenants))
+	}
+	return nil
+}
+
 // CurrentTenant is the Descope tenant a session acts in: dct when set, else
 // the user's only tenant, else "".
 func CurrentTenant(s *Session) string {
@@ -215,6 +228,9 @@ func CurrentTenant(s *Session) string {
 func (m *Mapping) Tenant(s *Session) (string, error) {
 	if len(m.tenantMap) == 0 {
 		return "", nil
+	}
+	if err := noCurrentTenant(s); err != nil {
+		return "", err
 	}
 	cur := CurrentTenant(s)
 	if fb, ok := m.tenantMap[cur]; ok && cur != "" {
@@ -247,6 +263,9 @@ func (m *Mapping) Claims(s *Session) (map[string]any, error) {
 		claims[k] = v
 	}
 	if m.projRoles != "" || m.projPerms != "" {
+		if err := noCurrentTenant(s); err != nil {
+			return nil, err
+		}
 		if ta, ok := s.Tenants[CurrentTenant(s)]; ok {
 			if m.projRoles != "" && len(ta.Roles) > 0 {
 				claims[m.projRoles] = ta.Roles

@@ -123,6 +123,7 @@ func TestClaimRules(t *testing.T) {
 		doc  string
 		edit func(*Session)
 		want map[string]any
+		code Code
 	}{
 		{
 			name: "the default passes roles, permissions, tenants and dct",
@@ -195,10 +196,10 @@ func TestClaimRules(t *testing.T) {
 			want: map[string]any{"tenantRoles": []string{"viewer"}},
 		},
 		{
-			name: "tenant projection adds nothing with several tenants and no dct",
+			name: "tenant projection refuses several tenants and no dct, rather than mint without the roles",
 			doc:  `{"claims":{"include":[],"tenantProjection":{"roles":"tenantRoles"}}}`,
 			edit: func(s *Session) { s.CurrentTenant = "" },
-			want: map[string]any{},
+			code: CodeTenantNotSelected,
 		},
 		{
 			name: "tenant projection adds nothing when dct names a tenant the user is not in",
@@ -214,7 +215,10 @@ func TestClaimRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _ := mapped(t, tc.doc, tc.edit, "", (*Mapping).Claims)
+			got, ok := mapped(t, tc.doc, tc.edit, tc.code, (*Mapping).Claims)
+			if !ok {
+				return
+			}
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -290,8 +294,10 @@ func TestTenantMapping(t *testing.T) {
 		{name: "an unmapped tenant signs in to the project by default", doc: `{"tenants":{"map":{"T2":"beta-1"}}}`, tenant: ""},
 		{name: "an unmapped tenant is refused when configured", doc: `{"tenants":{"map":{"T2":"beta-1"},"unmapped":"refuse"}}`,
 			code: CodeTenantNotMapped},
-		{name: "several tenants without dct are unmapped", doc: `{"tenants":{"map":{"T1":"a","T2":"b"},"unmapped":"refuse"}}`,
-			edit: func(s *Session) { s.CurrentTenant = "" }, code: CodeTenantNotMapped},
+		{name: "several tenants without dct are refused as not selected", doc: `{"tenants":{"map":{"T1":"a","T2":"b"},"unmapped":"refuse"}}`,
+			edit: func(s *Session) { s.CurrentTenant = "" }, code: CodeTenantNotSelected},
+		{name: "several tenants without dct are refused even when unmapped ones may sign in", doc: `{"tenants":{"map":{"T1":"a","T2":"b"}}}`,
+			edit: func(s *Session) { s.CurrentTenant = "" }, code: CodeTenantNotSelected},
 		{name: "no tenant at all is unmapped", doc: `{"tenants":{"map":{"T1":"a"},"unmapped":"refuse"}}`,
 			edit: func(s *Session) { s.CurrentTenant = ""; s.Tenants = nil }, code: CodeTenantNotMapped},
 	}

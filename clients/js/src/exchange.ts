@@ -30,6 +30,7 @@ export const SERVER_ERROR_CODES = [
   "email_not_verified",
   "ambiguous_account",
   "tenant_not_mapped",
+  "tenant_not_selected",
   "policy_denied",
   "user_disabled",
   "user_removed",

@@ -73,6 +73,7 @@ const statusOf: Record<ServerErrorCode, number> = {
   email_not_verified: 403,
   ambiguous_account: 409,
   tenant_not_mapped: 403,
+  tenant_not_selected: 403,
   policy_denied: 403,
   user_disabled: 403,
   user_removed: 403,
