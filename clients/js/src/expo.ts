@@ -35,7 +35,12 @@ export interface ExpoDescopeOptions {
   clientId: string;
   /** The app's redirect URI, e.g. `makeRedirectUri({ scheme: "myapp" })`; registered in the application. */
   redirectUri: string;
-  /** Default `["openid", "profile", "email"]`. */
+  /**
+   * Default `["openid", "profile", "email", "offline_access"]`:
+   * `offline_access` asks for the refresh token the hook renews the session
+   * with (OpenID Connect's scope for it; a provider that issues refresh
+   * tokens anyway ignores it).
+   */
   scopes?: string[];
   /** Descope's API, default `https://api.descope.com` (a custom domain otherwise). */
   baseUrl?: string;
@@ -63,7 +68,7 @@ export function useFirebaseSession<A extends AuthLike>(
   const e = session.endpoints;
   const [request, response, promptAsync] = useAuthRequest(
     {
-      clientId: opts.clientId, redirectUri: opts.redirectUri, scopes: opts.scopes ?? ["openid", "profile", "email"],
+      clientId: opts.clientId, redirectUri: opts.redirectUri, scopes: opts.scopes ?? ["openid", "profile", "email", "offline_access"],
       responseType: ResponseType.Code, usePKCE: true,
     },
     {

@@ -12,5 +12,10 @@ export const FIREBASE_CONFIG = {
   projectId: "your-project",
   appId: "your-app-id",
 };
-/** The Auth emulator, used in development only (__DEV__). */
-export const AUTH_EMULATOR_URL = "http://10.0.2.2:9099";
+/**
+ * The Firebase Auth emulator, used only when set: "" talks to the real
+ * Firebase project above. With the local stack: "http://10.0.2.2:9099" from
+ * the Android emulator, "http://127.0.0.1:9099" from the iOS simulator, the
+ * machine's LAN address from a device.
+ */
+export const AUTH_EMULATOR_URL: string = "";

@@ -8,4 +8,6 @@ import { AUTH_EMULATOR_URL, FIREBASE_CONFIG } from "./config";
 
 export const app = initializeApp(FIREBASE_CONFIG);
 export const auth = initializeAuth(app, { persistence: getReactNativePersistence(AsyncStorage) });
-if (__DEV__) connectAuthEmulator(auth, AUTH_EMULATOR_URL, { disableWarnings: true });
+// Only when configured: a development build pointed at a real Firebase
+// project must not silently talk to an emulator.
+if (AUTH_EMULATOR_URL) connectAuthEmulator(auth, AUTH_EMULATOR_URL, { disableWarnings: true });
