@@ -47,7 +47,7 @@ async function authorize(session: DescopeOidcSession, userId: string): Promise<v
   const challenge = createHash("sha256").update(verifier).digest("base64url");
   const url = new URL(session.endpoints.authorizationEndpoint);
   for (const [k, v] of Object.entries({
-    client_id: clientId, redirect_uri: redirectUri, response_type: "code", scope: "openid profile email",
+    client_id: clientId, redirect_uri: redirectUri, response_type: "code", scope: "openid profile email offline_access",
     code_challenge: challenge, code_challenge_method: "S256", state: "s1", login_hint: userId,
   })) url.searchParams.set(k, v);
   const res = await fetch(url, { redirect: "manual" });

@@ -49,7 +49,7 @@ describe("Descope's OIDC endpoints (stand-in) with openid-client", () => {
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri,
-      scope: "openid profile email",
+      scope: "openid profile email offline_access",
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: "S256",
       state,
