@@ -123,9 +123,11 @@ describe("web example against the local stack", () => {
   });
 
   /** Types userId into the dev form, clicks sign-in, and waits for uid or error. */
-  async function signInAs(userId) {
+  async function signInAs(userId, { shot } = {}) {
     if (setupError) throw setupError;
     await page.goto(pageOrigin, { waitUntil: "load" });
+    await page.getByTestId("signin-screen").waitFor({ timeout: 30_000 });
+    if (shot) await page.screenshot({ path: join(artifacts, shot), fullPage: true });
     await page.getByTestId("dev-user-id").fill(userId);
     await page.getByRole("button", { name: "Sign in (dev)" }).click();
     const outcome = page.getByTestId("uid").or(page.getByTestId("error"));
@@ -136,18 +138,27 @@ describe("web example against the local stack", () => {
     }
   }
 
+  /** The role pills shown, one text each. */
+  const shownRoles = async () => (await page.getByTestId("role").allTextContents()).map((r) => r.trim());
+
   test("a dev session signs in as the Descope user, with roles as a claim", async () => {
     const userId = `e2e-${randomBytes(6).toString("hex")}`;
-    await signInAs(userId);
-    await page.screenshot({ path: join(artifacts, "signin.png"), fullPage: true });
+    await signInAs(userId, { shot: "signed-out.png" });
+    await page.screenshot({ path: join(artifacts, "signed-in.png"), fullPage: true });
 
     const error = page.getByTestId("error");
     if (await error.count()) {
       assert.fail(`page shows an error: ${await error.textContent()}; page problems: ${pageProblems.join(" | ") || "none"}`);
     }
     assert.equal(await page.getByTestId("uid").textContent(), userId);
-    const roles = (await page.getByTestId("roles").textContent()).split(",").map((r) => r.trim());
-    assert.ok(roles.includes("admin"), `roles shown: ${JSON.stringify(roles)}`);
+    assert.deepEqual(await shownRoles(), ["admin"], "one pill per role, no separators");
+    assert.equal(await page.getByTestId("signin-screen").count(), 0, "the sign-in screen is gone once signed in");
+    assert.equal(await page.getByRole("button", { name: "Sign in (dev)" }).count(), 0);
+    assert.equal(await page.getByTestId("admin-panel").count(), 1, "the admin role opens the admin panel");
+    assert.ok(await page.getByTestId("new-document").isEnabled(), "an admin may write");
+    const claims = JSON.parse(await page.getByTestId("claims").textContent());
+    assert.deepEqual(claims.roles, ["admin"]);
+    assert.ok(!("dfb" in claims) && !("dfbo" in claims), "the bridge's bookkeeping is folded away from the claims view");
 
     // The emulator, asked directly, knows the user the page signed in.
     const res = await fetch(`${emulatorUrl}/identitytoolkit.googleapis.com/v1/projects/${projectId}/accounts:lookup`, {
@@ -172,7 +183,7 @@ describe("web example against the local stack", () => {
     try {
       await signInAs(userId);
       page.on("load", onLoad);
-      const roles = async () => (await page.getByTestId("roles").textContent()).split(",").map((r) => r.trim());
+      const roles = shownRoles;
       assert.deepEqual(await roles(), ["admin"]);
       assert.equal(exchanges, 1);
 
@@ -192,7 +203,18 @@ describe("web example against the local stack", () => {
       assert.deepEqual(await roles(), ["editor"]);
       assert.equal(exchanges, 2, "one exchange for the change");
       assert.equal(loads, 0, "no page reload");
+      await page.getByTestId("admin-locked").waitFor({ timeout: 5_000 });
+      assert.equal(await page.getByTestId("admin-panel").count(), 0, "the admin panel closes with the role");
+      assert.ok(await page.getByTestId("new-document").isEnabled(), "an editor may still write");
+      assert.deepEqual(JSON.parse(await page.getByTestId("claims").textContent()).roles, ["editor"],
+        "the claims view follows the change");
       await page.screenshot({ path: join(artifacts, "role-change.png"), fullPage: true });
+
+      // Sign-out is in the header, and brings the sign-in screen back.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByTestId("signin-screen").waitFor({ timeout: 10_000 });
+      assert.equal(await page.getByTestId("uid").count(), 0);
+      await page.screenshot({ path: join(artifacts, "signed-out-again.png"), fullPage: true });
     } finally {
       page.off("request", onRequest);
       page.off("load", onLoad);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { AuthProvider, Descope } from "@descope/react-sdk";
 import { onAuthStateChanged, signInWithCustomToken, signOut } from "firebase/auth";
 import { BridgeError } from "@dfbridge/client";
@@ -14,27 +14,52 @@ import { firebaseAuth } from "./firebase";
 
 export function App() {
   const problems = configProblems();
+  if (problems.length > 0) {
+    return (
+      <Shell>
+        <div className="card">
+          <p role="alert" data-testid="error" className="alert">
+            Missing configuration: {problems.join(", ")}. See .env.example.
+          </p>
+        </div>
+      </Shell>
+    );
+  }
+  return devSessionUrl ? (
+    <DevSession sessionUrl={devSessionUrl} />
+  ) : (
+    <AuthProvider projectId={descope.projectId}>
+      <DescopeSession />
+    </AuthProvider>
+  );
+}
+
+/** The page frame: the header (with the account and sign-out once signed in) and the content. */
+function Shell({ session, children }: { session?: FirebaseSessionState<User>; children: ReactNode }) {
+  const signedIn = session?.status === "signed_in" && session.user;
   return (
     <div className="page">
       <header className="bar">
         <span className="brand">Acme Docs</span>
-        <span className="tagline">Descope sign-in, Firebase session, through dfbridge</span>
-      </header>
-      <main className="content">
-        {problems.length > 0 ? (
-          <div className="card">
-            <p role="alert" data-testid="error" className="alert">
-              Missing configuration: {problems.join(", ")}. See .env.example.
-            </p>
-          </div>
-        ) : devSessionUrl ? (
-          <DevSession sessionUrl={devSessionUrl} />
-        ) : (
-          <AuthProvider projectId={descope.projectId}>
-            <DescopeSession />
-          </AuthProvider>
+        <span className="tagline">your team's documents</span>
+        <span className="grow" />
+        {session && (
+          <span className={`badge ${session.status}`} data-testid="status">
+            {statusText[session.status]}
+          </span>
         )}
-      </main>
+        {signedIn && (
+          <>
+            <span className="who" data-testid="who">
+              {session.user?.email ?? session.user?.uid}
+            </span>
+            <button type="button" className="ghost" onClick={() => void session.signOut()}>
+              Sign out
+            </button>
+          </>
+        )}
+      </header>
+      <main className="content">{children}</main>
     </div>
   );
 }
@@ -52,15 +77,28 @@ function DescopeSession() {
   const session = useFirebaseSession(useFirebaseOptions());
   const [flowError, setFlowError] = useState(false);
   return (
-    <>
-      {session.status === "signed_out" && (
-        <div className="card">
+    <Shell session={session}>
+      {session.status === "signed_in" ? (
+        <Workspace session={session} />
+      ) : (
+        <SignInScreen session={session}>
           <Descope flowId={descope.flowId} onError={() => setFlowError(true)} />
           {flowError && <p className="alert">The Descope flow failed.</p>}
-        </div>
+        </SignInScreen>
       )}
-      <Account session={session} />
-    </>
+    </Shell>
+  );
+}
+
+/** Signed out: what the app is, and the sign-in. */
+function SignInScreen({ session, children }: { session: FirebaseSessionState<User>; children: ReactNode }) {
+  return (
+    <div className="card signin" data-testid="signin-screen">
+      <h1>Sign in to Acme Docs</h1>
+      <p className="muted">Passkeys, SSO or a one-time code, through Descope. Your documents stay in Firebase.</p>
+      {session.status === "error" && <ErrorLine error={session.error} />}
+      {children}
+    </div>
   );
 }
 
@@ -124,30 +162,32 @@ function DevSession({ sessionUrl }: { sessionUrl: string }) {
   };
 
   return (
-    <>
-      <div className="card">
-        <h2>Sign in</h2>
-        <p className="muted">
-          Dev mode: sessions come from the Descope stand-in at <code>{sessionUrl}</code> and refresh every{" "}
-          {devRefreshMs / 1000} s.
-        </p>
-        <div className="row">
-          <label>
-            Descope user ID{" "}
-            <input data-testid="dev-user-id" value={userId} onChange={(e) => setUserId(e.target.value)} />
-          </label>
-          <button type="button" onClick={signIn} disabled={session.status === "signing_in"}>
-            Sign in (dev)
-          </button>
-        </div>
-        {devError && (
-          <p role="alert" data-testid="error" className="alert">
-            <code>dev_session_failed</code>: {devError}
+    <Shell session={session}>
+      {session.status === "signed_in" ? (
+        <Workspace session={session} />
+      ) : (
+        <SignInScreen session={session}>
+          <p className="muted">
+            Dev mode: sessions come from the Descope stand-in at <code>{sessionUrl}</code> and refresh every{" "}
+            {devRefreshMs / 1000} s.
           </p>
-        )}
-      </div>
-      <Account session={session} />
-    </>
+          <div className="row">
+            <label>
+              Descope user ID{" "}
+              <input data-testid="dev-user-id" value={userId} onChange={(e) => setUserId(e.target.value)} />
+            </label>
+            <button type="button" onClick={signIn} disabled={session.status === "signing_in"}>
+              Sign in (dev)
+            </button>
+          </div>
+          {devError && (
+            <p role="alert" data-testid="error" className="alert">
+              <code>dev_session_failed</code>: {devError}
+            </p>
+          )}
+        </SignInScreen>
+      )}
+    </Shell>
   );
 }
 
@@ -159,51 +199,110 @@ const statusText: Record<FirebaseSessionState<User>["status"], string> = {
   error: "Error",
 };
 
-/** The Firebase user and the claims its ID token carries, read back from Firebase. */
-function Account({ session }: { session: FirebaseSessionState<User> }) {
-  const { status, user, claims, error } = session;
+/** Demo documents: in a real app they are Firestore documents the rules guard. */
+const documents = [
+  { title: "Onboarding checklist", updated: "today" },
+  { title: "Q3 roadmap", updated: "yesterday" },
+  { title: "Incident review: login latency", updated: "last week" },
+];
+
+/** The claims the bridge keeps for lifecycle sync; rules never need them. */
+const bookkeeping = new Set(["dfb", "dfbo"]);
+/** Claims Firebase itself sets on every ID token. */
+const firebaseOwn = new Set(["iss", "aud", "auth_time", "user_id", "sub", "iat", "exp", "firebase", "email", "email_verified"]);
+
+/**
+ * Signed in: what the Firebase session unlocks. Each panel is gated by the
+ * claim a security rule would read (examples/firestore.rules), from the ID
+ * token Firebase issued, so it follows a role change at Descope without a
+ * reload.
+ */
+function Workspace({ session }: { session: FirebaseSessionState<User> }) {
+  const { user, claims } = session;
   const roles = Array.isArray(claims?.roles) ? claims.roles.map(String) : [];
   const permissions = Array.isArray(claims?.permissions) ? claims.permissions.map(String) : [];
+  const isAdmin = roles.includes("admin");
+  const canWrite = isAdmin || roles.includes("editor");
+  const mapped = Object.entries(claims ?? {}).filter(([k]) => !bookkeeping.has(k) && !firebaseOwn.has(k));
+  const kept = Object.entries(claims ?? {}).filter(([k]) => bookkeeping.has(k));
   return (
-    <div className="card">
-      <div className="row spread">
-        <h2>Your account</h2>
-        <span className={`badge ${status}`} data-testid="status">
-          {statusText[status]}
-        </span>
-      </div>
-      {status === "error" && <ErrorLine error={error} />}
-      {user && status === "signed_in" ? (
-        <>
-          <dl className="facts">
-            <dt>Firebase UID</dt>
-            <dd data-testid="uid">{user.uid}</dd>
-            <dt>Roles</dt>
-            <dd>
-              <span data-testid="roles" className="chips">
-                {roles.map((r, i) => (
-                  <span key={r} className="chip">
-                    {r}
-                    {i < roles.length - 1 ? ", " : ""}
-                  </span>
-                ))}
-              </span>
-            </dd>
-            <dt>Permissions</dt>
-            <dd data-testid="permissions">{permissions.join(", ") || "none"}</dd>
-          </dl>
-          <details>
-            <summary>All ID token claims (what security rules see)</summary>
-            <pre data-testid="claims">{JSON.stringify(claims, null, 2)}</pre>
-          </details>
-          <button type="button" onClick={() => void session.signOut()}>
-            Sign out
+    <>
+      <section className="card">
+        <div className="row spread">
+          <h2>Documents</h2>
+          <button type="button" disabled={!canWrite} data-testid="new-document"
+            title={canWrite ? "" : "Needs the editor or admin role"}>
+            New document
           </button>
-        </>
+        </div>
+        <ul className="docs">
+          {documents.map((d) => (
+            <li key={d.title}>
+              <span>{d.title}</span>
+              <span className="muted">{d.updated}</span>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      {isAdmin ? (
+        <section className="card admin" data-testid="admin-panel">
+          <h2>Team settings</h2>
+          <p className="muted">
+            Shown because your token carries the <code>admin</code> role: the rule{" "}
+            <code>{"'admin' in request.auth.token.roles"}</code> lets you read <code>/admin</code>.
+          </p>
+          <div className="row">
+            <button type="button">Invite a teammate</button>
+            <button type="button" className="ghost">Audit log</button>
+          </div>
+        </section>
       ) : (
-        status !== "error" && <p className="muted">Not signed in to Firebase.</p>
+        <section className="card locked" data-testid="admin-locked">
+          <h2>Team settings</h2>
+          <p className="muted">Admins only. Your roles do not include <code>admin</code>.</p>
+        </section>
       )}
-    </div>
+
+      <section className="card">
+        <h2>Your Firebase session</h2>
+        <dl className="facts">
+          <dt>Firebase UID</dt>
+          <dd data-testid="uid">{user?.uid}</dd>
+          <dt>Roles</dt>
+          <dd>
+            <span data-testid="roles" className="chips">
+              {roles.length === 0 && <span className="muted">none</span>}
+              {roles.map((r) => (
+                <span key={r} className="chip" data-testid="role">
+                  {r}
+                </span>
+              ))}
+            </span>
+          </dd>
+          <dt>Permissions</dt>
+          <dd data-testid="permissions">{permissions.join(", ") || "none"}</dd>
+        </dl>
+        <details open>
+          <summary>
+            What <code>request.auth.token</code> holds (what security rules read)
+          </summary>
+          <pre data-testid="claims">{JSON.stringify(Object.fromEntries(mapped), null, 2)}</pre>
+          {kept.length > 0 && (
+            <details>
+              <summary className="muted">
+                Also there: <code>dfb</code> and <code>dfbo</code>, dfbridge's own bookkeeping
+              </summary>
+              <p className="muted">
+                The bridge marks the accounts it manages (<code>dfb</code>: the Descope user) and which claims it
+                wrote (<code>dfbo</code>), so lifecycle sync changes only those. Rules never need them.
+              </p>
+              <pre>{JSON.stringify(Object.fromEntries(kept), null, 2)}</pre>
+            </details>
+          )}
+        </details>
+      </section>
+    </>
   );
 }
 
