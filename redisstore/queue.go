@@ -267,6 +267,30 @@ func (q *Queue) visibility() time.Duration {
 	return q.Visibility
 }
 
+// renewWhileRunning resets id's idle time every third of Visibility until
+// the returned stop is called.
+func (q *Queue) renewWhileRunning(ctx context.Context, id string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(q.visibility() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = safe.Do("redis", func() error {
+					return q.RDB.XClaimJustID(ctx, &redis.XClaimArgs{Stream: queueStream, Group: queueGroup,
+						Consumer: q.consumer, MinIdle: 0, Messages: []string{id}}).Err()
+				})
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // pause waits a moment after Redis failed, logging once per episode.
 func (q *Queue) pause(ctx context.Context, err error) {
 	// The lifecycle workers wait for Redis.
@@ -296,7 +320,13 @@ func (q *Queue) process(ctx context.Context, msg redis.XMessage, retry bridge.Re
 	if key != "" {
 		q.RDB.Del(ctx, key)
 	}
+	// While the job runs, its claim is renewed, so a job slower than
+	// Visibility (a slow Firebase, a loaded machine) is not claimed and run
+	// a second time, at once, by another instance; only a dead consumer's
+	// jobs go idle.
+	stopRenew := q.renewWhileRunning(ctx, msg.ID)
 	err = retry.Do(ctx, func(ctx context.Context) error { return h(ctx, j) })
+	stopRenew()
 	if err != nil {
 		// Left unacknowledged: delivered again after Visibility.
 		if failed != nil && ctx.Err() == nil {

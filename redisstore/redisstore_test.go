@@ -195,6 +195,35 @@ func TestQueue(t *testing.T) {
 		}
 	})
 
+	t.Run("a job slower than the visibility timeout is not run again by another instance while it runs", func(t *testing.T) {
+		srv := redisserver.Start(t)
+		slow, other := newQueue(t, open(t, srv)), newQueue(t, open(t, srv)) // Visibility 1 s
+		require.NoError(t, slow.Enqueue(t.Context(), []bridge.Job{job("Uslow")}))
+		var runs atomic.Int32
+		started := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			slow.Run(ctx, 1, fast, func(context.Context, bridge.Job) error {
+				runs.Add(1)
+				close(started)
+				time.Sleep(3500 * time.Millisecond) // three and a half visibility timeouts
+				return nil
+			}, nil)
+		}()
+		<-started
+		go func() {
+			defer wg.Done()
+			other.Run(ctx, 1, fast, func(context.Context, bridge.Job) error { runs.Add(1); return nil }, nil)
+		}()
+		require.Eventually(t, func() bool { return slow.Depth() == 0 }, 15*time.Second, 20*time.Millisecond)
+		cancel()
+		wg.Wait()
+		assert.Equal(t, int32(1), runs.Load(), "the running job's claim was renewed, so nobody took it over")
+	})
+
 	t.Run("a job whose consumer died is taken over after the visibility timeout", func(t *testing.T) {
 		srv := redisserver.Start(t)
 		dead, alive := newQueue(t, open(t, srv)), newQueue(t, open(t, srv))

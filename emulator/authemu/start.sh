@@ -16,16 +16,9 @@ if [ ! -x "$here/node_modules/.bin/firebase" ]; then
   # used by Hosting rewrites, takes minutes and needs a C++ toolchain, make
   # and python); the Auth emulator needs none of them.
   echo "installing firebase-tools (pinned, no install scripts; about 30 s on a fresh machine, npm's progress follows)..." >&2
-  (cd "$here" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=http >&2) &
-  npm_pid=$! start=$SECONDS
   # npm is silent while it unpacks: a line every 15 s says it goes on.
-  while kill -0 "$npm_pid" 2>/dev/null; do
-    sleep 1
-    if kill -0 "$npm_pid" 2>/dev/null && (( (SECONDS - start) % 15 == 0 )); then
-      echo "   ... still installing firebase-tools ($((SECONDS - start)) s)" >&2
-    fi
-  done
-  wait "$npm_pid"
+  . "$here/../../scripts/heartbeat.sh"
+  (cd "$here" && heartbeat "installing firebase-tools" npm ci --no-audit --no-fund --ignore-scripts --loglevel=http >&2)
 fi
 
 host=${hostport%:*}; port=${hostport##*:}
