@@ -64,6 +64,7 @@ func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool
 	if len(checks) == 0 {
 		return true, 0, ""
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, l.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -88,7 +89,12 @@ func (l *Limits) AllowExchange(ctx context.Context, client, userID string) (bool
 	wg.Wait()
 	l.Metrics.RedisCall("limits", time.Since(start))
 	for _, err := range errs {
-		if err != nil {
+		switch {
+		case err == nil:
+		case caller.Err() != nil:
+			// The caller went away: not Redis's failure, and no episode.
+			return l.judgeLocally(userID)
+		default:
 			return l.fallback(userID, err)
 		}
 	}
@@ -112,6 +118,11 @@ func allow(ctx context.Context, lim *redis_rate.Limiter, key string, limit redis
 func (l *Limits) fallback(userID string, err error) (bool, time.Duration, string) {
 	l.Metrics.RecoveredPanic(err)
 	OutageOf(l.RDB, l.Log, l.Metrics).Fail("limits", err)
+	return l.judgeLocally(userID)
+}
+
+// judgeLocally is the per-instance judgement of a user's exchange.
+func (l *Limits) judgeLocally(userID string) (bool, time.Duration, string) {
 	if l.Fallback == nil {
 		return true, 0, ""
 	}

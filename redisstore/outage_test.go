@@ -116,3 +116,22 @@ func TestARedisOutageIsLoggedOncePerEpisode(t *testing.T) {
 	assert.Contains(t, ended[0], "fell_back_removed")
 	assert.GreaterOrEqual(t, ended[0]["after_ms"], float64(outage.Milliseconds())*0.8)
 }
+
+// A caller that went away (its context cancelled) is not a Redis failure:
+// no episode is logged or counted for it.
+func TestACancelledCallerIsNotAnOutage(t *testing.T) {
+	srv := redisserver.Start(t)
+	sink := &lockedBuffer{}
+	log := httpapi.NewLogger(sink, 0)
+	rdb, err := redisstore.Open(srv.URL(), "")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	m := metrics.New()
+	limits := redisstore.NewLimits(rdb, 60, 10, 60, 10)
+	limits.Log, limits.Metrics, limits.Fallback = log, m, ratelimit.New(60, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	limits.AllowExchange(ctx, "192.0.2.1", "U1")
+	assert.False(t, redisstore.OutageOf(rdb, log, m).Down())
+	assert.NotContains(t, sink.b.String(), "redis unreachable")
+}
