@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"reflect"
-	"sort"
 	"strings"
 
+	"github.com/dfbridge/dfbridge/internal/envnames"
 	"github.com/dfbridge/dfbridge/redisstore"
 )
 
@@ -20,84 +19,13 @@ var runtimeVars = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC", "GODEBUG"}
 // knownVars is every variable the service reads: the envconfig names of
 // the configuration's parts, and runtimeVars.
 func knownVars() map[string]bool {
-	known := map[string]bool{}
-	for _, v := range runtimeVars {
-		known[v] = true
-	}
 	c := defaultConfig()
-	for _, part := range c.parts() {
-		collectVars(reflect.TypeOf(part).Elem(), known)
-	}
-	return known
+	return envnames.Of(c.parts(), runtimeVars...)
 }
 
-func collectVars(t reflect.Type, into map[string]bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name := f.Tag.Get("envconfig"); name != "" {
-			into[name] = true
-		} else if f.Type.Kind() == reflect.Struct && f.IsExported() {
-			collectVars(f.Type, into)
-		}
-	}
-}
-
-// nearest is the known variable closest to name by edit distance, and
-// that distance.
-func nearest(name string, known map[string]bool) (string, int) {
-	best, bestD := "", -1
-	names := make([]string, 0, len(known))
-	for k := range known {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if d := editDistance(name, k); bestD < 0 || d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best, bestD
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
-// nearMisses are the environment's variables that are not the service's
-// but are within two edits of one (CORS_ALLOWED_ORIGIN for
-// CORS_ALLOWED_ORIGINS): typos that would otherwise be silently ignored.
-func nearMisses(environ []string) []string {
-	known := knownVars()
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if known[name] {
-			continue
-		}
-		if best, d := nearest(name, known); d > 0 && d <= 2 {
-			out = append(out, fmt.Sprintf("%s is not a bridge variable; did you mean %s?", name, best))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+// nearMisses are the environment's variables one or two edits away from
+// the service's: typos that would otherwise be silently ignored.
+func nearMisses(environ []string) []string { return envnames.NearMisses(environ, knownVars()) }
 
 // runCheck is `bridge check [--keys K1,K2,...] [--also K3,...]`: the
 // configuration check a deployment runs before it changes anything. It
@@ -126,7 +54,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, k := range splitList(*keys) {
 		if !known[k] {
-			best, _ := nearest(k, suggest)
+			best, _ := envnames.Nearest(k, suggest)
 			return fmt.Errorf("%s is neither a deployment key nor a bridge variable; the nearest valid name is %s", k, best)
 		}
 	}
