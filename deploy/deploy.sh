@@ -87,6 +87,10 @@ for k in GOOGLE_APPLICATION_CREDENTIALS FIREBASE_SERVICE_ACCOUNT_JSON FIREBASE_A
   [ -z "${set[$k]:-}" ] || { echo "deploy.sh: $k must not be set for Cloud Run (keyless signing; Cloud Run sets the rest)" >&2; exit 2; }
 done
 
+is_deploy() { [[ "$deploy_keys" == *" $1 "* ]]; }
+is_secret() { [[ "$secret_keys" == *" $1 "* ]]; }
+secret_name() { echo "$service-$(echo "$1" | tr 'A-Z_' 'a-z-')"; }
+
 # ---- the bridge's own checks ----------------------------------------------
 if [ -n "${DFBRIDGE_BRIDGE:-}" ]; then
   bridge=("$DFBRIDGE_BRIDGE")
@@ -97,7 +101,7 @@ else
   exit 2
 fi
 bridge_keys=()
-for k in "${order[@]}"; do [[ "$deploy_keys" == *" $k "* ]] || bridge_keys+=("$k"); done
+for k in "${order[@]}"; do is_deploy "$k" || bridge_keys+=("$k"); done
 keys_csv=$(IFS=,; echo "${bridge_keys[*]}")
 deploy_csv=$(echo $deploy_keys | tr ' ' ',')
 if [ -n "$render" ]; then
@@ -118,9 +122,6 @@ else
 fi
 if [ -n "${set[REDIS_CA_PEM]:-}" ]; then set[REDIS_CA_FILE]=/secrets/redis-ca/ca.pem; order+=(REDIS_CA_FILE); fi
 
-is_deploy() { [[ "$deploy_keys" == *" $1 "* ]]; }
-is_secret() { [[ "$secret_keys" == *" $1 "* ]]; }
-secret_name() { echo "$service-$(echo "$1" | tr 'A-Z_' 'a-z-')"; }
 lifecycle=false
 for k in AUDIT_WEBHOOK_HMAC_SECRETS AUDIT_WEBHOOK_BEARER_SECRETS AUDIT_WEBHOOK_API_KEYS AUDIT_WEBHOOK_BASIC_AUTH; do
   [ -z "${set[$k]:-}" ] || lifecycle=true

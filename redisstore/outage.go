@@ -23,10 +23,13 @@ type Outage struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	mu    sync.Mutex
-	down  bool
-	since time.Time
-	fell  map[string]int
+	// active mirrors down for the calls that find Redis answering (every
+	// exchange's limit check), so they take no lock when no episode runs.
+	active atomic.Bool
+	mu     sync.Mutex
+	down   bool
+	since  time.Time
+	fell   map[string]int
 	// okSince is when Redis began answering again in an episode; the
 	// episode ends once it has answered for settle with no failure, so
 	// the reconnect's first slow calls do not start a new one.
@@ -43,6 +46,9 @@ var outages sync.Map // *redis.Client → *Outage
 func OutageOf(rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) *Outage {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if o, ok := outages.Load(rdb); ok {
+		return o.(*Outage)
 	}
 	o, _ := outages.LoadOrStore(rdb, &Outage{log: log, metrics: m, fell: map[string]int{}})
 	return o.(*Outage)
@@ -63,6 +69,7 @@ func (o *Outage) Fail(component string, err error) {
 		return
 	}
 	o.down, o.since = true, time.Now()
+	o.active.Store(true)
 	o.log.Warn("redis unreachable or slow: the shared limits, marks and queue fall back to this instance until it answers",
 		"component", component, "error", err.Error())
 }
@@ -71,6 +78,9 @@ func (o *Outage) Fail(component string, err error) {
 // settle with no failure, it ends the episode in progress, logging how
 // long it lasted and what fell back.
 func (o *Outage) OK() {
+	if !o.active.Load() {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.down {
@@ -98,6 +108,7 @@ func (o *Outage) OK() {
 	o.log.Info("redis answers again: shared state is back", attrs...)
 	clientArmed.Store(true)
 	o.down, o.fell = false, map[string]int{}
+	o.active.Store(false)
 }
 
 // Down reports whether an episode is in progress.
