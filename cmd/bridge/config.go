@@ -183,8 +183,8 @@ func (s *serverConfig) Validate() error {
 		return errors.New("SHUTDOWN_DRAIN must be at least 0s and shorter than SHUTDOWN_TIMEOUT")
 	}
 	for _, w := range s.DoctorWaive {
-		if w != "firebase_accepts_tokens" {
-			return fmt.Errorf("DOCTOR_WAIVE=%q: only firebase_accepts_tokens can be waived", bridge.Truncate(w, 40))
+		if w != waivableCheck {
+			return fmt.Errorf("DOCTOR_WAIVE=%q: only %s can be waived", bridge.Truncate(w, 40), waivableCheck)
 		}
 	}
 	return nil

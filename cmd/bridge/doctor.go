@@ -22,6 +22,9 @@ import (
 	"github.com/dfbridge/dfbridge/redisstore"
 )
 
+// waivableCheck is the one check DOCTOR_WAIVE may name.
+const waivableCheck = "firebase_accepts_tokens"
+
 // errDoctorFailed is returned when a check failed; the report says which.
 var errDoctorFailed = errors.New("doctor: a check failed")
 
@@ -258,7 +261,7 @@ func identityToolkit(cfg *Config) string {
 // with it at Identity Toolkit, and deletes the probe with its own ID token
 // (no Firebase role needed for either).
 func checkTokenAccepted(ctx context.Context, cfg *Config, fbc *firebase.Client) doctorCheck {
-	const name = "firebase_accepts_tokens"
+	const name = waivableCheck
 	if cfg.Firebase.WebAPIKey == "" {
 		const how = "set FIREBASE_WEB_API_KEY (Firebase console → Project settings → Web API key) to prove Firebase accepts the tokens"
 		// In production the strongest check must run, or be waived by name.
